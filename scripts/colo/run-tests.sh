@@ -5,7 +5,7 @@
 #   N passed, N failed, N skipped
 # Exits non-zero when anything failed.
 #
-#   run-tests.sh [SUITE...]     suites: unit qtest fuzz build series e2e
+#   run-tests.sh [SUITE...]     suites: unit qtest fuzz style build series e2e
 #                               (default: all of them)
 #
 # Each test program speaks TAP (glib's --tap); a program that dies
@@ -27,6 +27,7 @@ run_tap()
 {
     local name=$1 log=$logdir/$1.log rc p f s
     shift
+    mkdir -p "$(dirname "$log")"
     printf '%-44s ' "$name"
     set +e
     timeout -k 10 "${COLO_TEST_TIMEOUT:-600}" "$@" > "$log" 2>&1
@@ -49,7 +50,7 @@ run_tap()
     if [ "$f" != 0 ]; then
         failed_names+=("$name")
         printf 'FAIL (%d passed, %d failed; log: %s)\n' "$p" "$f" "${log#"$COLO_ROOT"/}"
-        grep -E '^not ok|ERROR|Assertion|runtime error|AddressSanitizer' "$log" | head -n 8 | sed 's/^/    /'
+        grep -E '^not ok|ERROR|Assertion|runtime error|AddressSanitizer' "$log" | head -n 8 | sed 's/^/    /' || true
     else
         printf 'ok (%d passed%s)\n' "$p" "$( [ "$s" != 0 ] && echo ", $s skipped")"
     fi
@@ -90,6 +91,11 @@ suite_series()
     run_tap "build/series" "$COLO_ROOT/scripts/colo/tests/test-series.sh"
 }
 
+suite_style()
+{
+    run_tap "style/checkpatch" "$COLO_ROOT/scripts/colo/tests/test-style.sh"
+}
+
 suite_e2e()
 {
     if [ -x "$COLO_ROOT/tests/functional/colo/run.sh" ]; then
@@ -98,11 +104,11 @@ suite_e2e()
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit qtest fuzz build series e2e)
+[ ${#suites[@]} -gt 0 ] || suites=(unit qtest fuzz style build series e2e)
 for s in "${suites[@]}"; do
     case "$s" in
-    unit|qtest|fuzz|build|series|e2e) "suite_$s" ;;
-    *) die "unknown test suite '$s' (unit qtest fuzz build series e2e)" ;;
+    unit|qtest|fuzz|style|build|series|e2e) "suite_$s" ;;
+    *) die "unknown test suite '$s' (unit qtest fuzz style build series e2e)" ;;
     esac
 done
 

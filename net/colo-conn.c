@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * COLO proxy connection table.
+ *
+ * Open hashing: a power-of-two array of bucket lists, sized for a load
+ * factor of at most 1 at the entry bound, allocated once.  Each entry
+ * stores its key's hash so a bucket walk compares keys only on a hash
+ * match.  Two tail queues order the unpinned entries for eviction and
+ * expiry (see colo-conn.h); pinned entries are on neither.
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/queue.h"
+#include "net/colo-conn.h"
+
+typedef enum ColoConnList {
+    COLO_CONN_LIST_NONE,        /* pinned */
+    COLO_CONN_LIST_IDLE,
+    COLO_CONN_LIST_CLOSED,
+} ColoConnList;
+
+struct ColoConn {
+    QLIST_ENTRY(ColoConn) hnext;        /* bucket chain */
+    QTAILQ_ENTRY(ColoConn) lnext;       /* idle or closed list */
+    ColoFlowKey key;
+    uint32_t hash;
+    uint32_t pins;
+    ColoConnList list;
+    bool dir_known;
+    ColoDir initiator;
+    unsigned events;                    /* of the last colo_conn_track() */
+    int64_t created_at;
+    int64_t last_seen;
+    int64_t closed_at;
+    ColoConnTcpState tcp;
+    max_align_t priv[];                 /* priv_size bytes */
+};
+
+typedef QLIST_HEAD(, ColoConn) ColoConnBucket;
+typedef QTAILQ_HEAD(, ColoConn) ColoConnQueue;
+
+struct ColoConnTable {
+    ColoConnTableConfig cfg;
+    ColoConnBucket *buckets;
+    uint32_t mask;
+    uint32_t count;
+    int64_t now;                        /* latest time seen */
+    ColoConnQueue idle;                 /* least recently active first */
+    ColoConnQueue closed;               /* first closed first */
+    ColoConnStats stats;
+};
+
+/*
+ * Table
+ */
+
+ColoConnTable *colo_conn_table_new(const ColoConnTableConfig *cfg)
+{
+    ColoConnTable *t = g_new0(ColoConnTable, 1);
+    uint32_t n = 16;
+
+    assert(cfg->max_entries >= 1 && cfg->max_entries <= (1u << 30));
+    while (n < cfg->max_entries) {
+        n <<= 1;
+    }
+    t->cfg = *cfg;
+    t->buckets = g_new0(ColoConnBucket, n);
+    t->mask = n - 1;
+    t->now = INT64_MIN;
+    QTAILQ_INIT(&t->idle);
+    QTAILQ_INIT(&t->closed);
+    return t;
+}
+
+uint32_t colo_conn_count(const ColoConnTable *t)
+{
+    return t->count;
+}
+
+uint32_t colo_conn_max(const ColoConnTable *t)
+{
+    return t->cfg.max_entries;
+}
+
+const ColoConnStats *colo_conn_stats(const ColoConnTable *t)
+{
+    return &t->stats;
+}
+
+/* Whether @now - @then >= @span, without signed overflow. */
+static bool elapsed(int64_t now, int64_t then, int64_t span)
+{
+    return now >= then && (uint64_t)now - (uint64_t)then >= (uint64_t)span;
+}
+
+/* Advance the table clock; returns the time to use for @now. */
+static int64_t table_time(ColoConnTable *t, int64_t now)
+{
+    t->now = MAX(t->now, now);
+    return t->now;
+}
+
+/*
+ * List membership
+ */
+
+static ColoConnQueue *list_head(ColoConnTable *t, ColoConnList l)
+{
+    return l == COLO_CONN_LIST_CLOSED ? &t->closed : &t->idle;
+}
+
+static void list_unlink(ColoConnTable *t, ColoConn *c)
+{
+    if (c->list != COLO_CONN_LIST_NONE) {
+        QTAILQ_REMOVE(list_head(t, c->list), c, lnext);
+        c->list = COLO_CONN_LIST_NONE;
+    }
+}
+
+/* Put an unpinned entry at the young end of the list its state says. */
+static void list_link_tail(ColoConnTable *t, ColoConn *c)
+{
+    assert(c->list == COLO_CONN_LIST_NONE && !c->pins);
+    c->list = c->tcp.closed ? COLO_CONN_LIST_CLOSED : COLO_CONN_LIST_IDLE;
+    QTAILQ_INSERT_TAIL(list_head(t, c->list), c, lnext);
+}
+
+/*
+ * Entries
+ */
+
+static void conn_free(ColoConnTable *t, ColoConn *c)
+{
+    QLIST_REMOVE(c, hnext);
+    list_unlink(t, c);
+    t->count--;
+    if (t->cfg.destroy) {
+        t->cfg.destroy(c, t->cfg.opaque);
+    }
+    g_free(c);
+}
+
+void colo_conn_table_free(ColoConnTable *t)
+{
+    uint32_t i;
+
+    if (!t) {
+        return;
+    }
+    for (i = 0; i <= t->mask; i++) {
+        while (!QLIST_EMPTY(&t->buckets[i])) {
+            conn_free(t, QLIST_FIRST(&t->buckets[i]));
+        }
+    }
+    g_free(t->buckets);
+    g_free(t);
+}
+
+static ColoConn *find(ColoConnTable *t, const ColoFlowKey *key,
+                      uint32_t hash)
+{
+    ColoConn *c;
+
+    QLIST_FOREACH(c, &t->buckets[hash & t->mask], hnext) {
+        if (c->hash == hash && colo_flow_key_equal(&c->key, key)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+ColoConn *colo_conn_lookup(ColoConnTable *t, const ColoFlowKey *key)
+{
+    return find(t, key, colo_flow_key_hash(key, t->cfg.hash_seed));
+}
+
+/* Make room for one entry; false if every entry is pinned. */
+static bool evict_one(ColoConnTable *t)
+{
+    ColoConn *victim = QTAILQ_FIRST(&t->closed);
+
+    if (!victim) {
+        victim = QTAILQ_FIRST(&t->idle);
+    }
+    if (!victim) {
+        return false;
+    }
+    t->stats.evicted++;
+    conn_free(t, victim);
+    return true;
+}
+
+static ColoConn *conn_new(ColoConnTable *t, const ColoFlowKey *key,
+                          uint32_t hash, int64_t now)
+{
+    ColoConn *c = g_malloc0(sizeof(ColoConn) + t->cfg.priv_size);
+
+    c->key = *key;
+    c->hash = hash;
+    c->created_at = now;
+    c->last_seen = now;
+    c->list = COLO_CONN_LIST_NONE;
+    QLIST_INSERT_HEAD(&t->buckets[hash & t->mask], c, hnext);
+    list_link_tail(t, c);
+    t->count++;
+    t->stats.created++;
+    if (t->cfg.init) {
+        t->cfg.init(c, t->cfg.opaque);
+    }
+    return c;
+}
+
+ColoConnResult colo_conn_lookup_or_create(ColoConnTable *t,
+                                          const ColoFlowKey *key,
+                                          int64_t now, ColoConn **pconn)
+{
+    uint32_t hash = colo_flow_key_hash(key, t->cfg.hash_seed);
+    ColoConn *c = find(t, key, hash);
+
+    if (c) {
+        colo_conn_touch(t, c, now);
+        *pconn = c;
+        return COLO_CONN_FOUND;
+    }
+    if (t->count >= t->cfg.max_entries && !evict_one(t)) {
+        t->stats.full++;
+        *pconn = NULL;
+        return COLO_CONN_FULL;
+    }
+    *pconn = conn_new(t, key, hash, table_time(t, now));
+    return COLO_CONN_CREATED;
+}
+
+ColoConnResult colo_conn_get(ColoConnTable *t, const ColoPacket *pkt,
+                             int64_t now, ColoConn **pconn, ColoDir *dir)
+{
+    ColoFlowKey key;
+    ColoConnResult res;
+    ColoDir d;
+
+    *pconn = NULL;
+    if (!colo_flow_key_from_packet(pkt, &key)) {
+        return COLO_CONN_INVALID;
+    }
+    d = colo_flow_key_canonicalize(&key) ? COLO_DIR_REV : COLO_DIR_FWD;
+    res = colo_conn_lookup_or_create(t, &key, now, pconn);
+    if (*pconn) {
+        colo_conn_track(t, *pconn, pkt, d, now);
+    }
+    if (dir) {
+        *dir = d;
+    }
+    return res;
+}
+
+void colo_conn_touch(ColoConnTable *t, ColoConn *c, int64_t now)
+{
+    c->last_seen = table_time(t, now);
+    if (c->list == COLO_CONN_LIST_IDLE) {
+        QTAILQ_REMOVE(&t->idle, c, lnext);
+        QTAILQ_INSERT_TAIL(&t->idle, c, lnext);
+    }
+}
+
+void colo_conn_remove(ColoConnTable *t, ColoConn *c)
+{
+    t->stats.removed++;
+    conn_free(t, c);
+}
+
+void colo_conn_pin(ColoConnTable *t, ColoConn *c)
+{
+    if (c->pins++ == 0) {
+        list_unlink(t, c);
+    }
+}
+
+void colo_conn_unpin(ColoConnTable *t, ColoConn *c)
+{
+    assert(c->pins > 0);
+    if (--c->pins == 0) {
+        c->last_seen = MAX(c->last_seen, t->now);
+        if (c->tcp.closed) {
+            c->closed_at = MAX(c->closed_at, t->now);
+        }
+        list_link_tail(t, c);
+    }
+}
+
+/*
+ * TCP tracking
+ */
+
+/* Sequence number comparison modulo 2^32: a >= b */
+static bool seq_geq(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) >= 0;
+}
+
+static void tcp_reopen(ColoConnTable *t, ColoConn *c, ColoDir dir)
+{
+    memset(&c->tcp, 0, sizeof(c->tcp));
+    c->initiator = dir;
+    if (c->list == COLO_CONN_LIST_CLOSED) {
+        list_unlink(t, c);
+        list_link_tail(t, c);
+    }
+}
+
+static void tcp_close(ColoConnTable *t, ColoConn *c, int64_t now)
+{
+    c->tcp.closed = true;
+    c->closed_at = now;
+    if (c->list == COLO_CONN_LIST_IDLE) {
+        list_unlink(t, c);
+        list_link_tail(t, c);
+    }
+}
+
+static unsigned tcp_track(ColoConnTable *t, ColoConn *c,
+                          const ColoPacket *pkt, ColoDir dir, int64_t now)
+{
+    ColoConnTcpState *s = &c->tcp;
+    uint8_t f = pkt->tcp_flags;
+    unsigned ev = 0;
+
+    if ((f & (COLO_TCP_SYN | COLO_TCP_ACK)) == COLO_TCP_SYN) {
+        if (s->closed) {
+            tcp_reopen(t, c, dir);
+            ev |= COLO_CONN_EV_REOPENED;
+        } else if (!s->syn_seen[0] && !s->syn_seen[1]) {
+            c->initiator = dir;
+        }
+    }
+    if (f & COLO_TCP_SYN) {
+        s->syn_seen[dir] = true;
+    }
+    if ((f & COLO_TCP_FIN) && !s->fin_seen[dir]) {
+        s->fin_seen[dir] = true;
+        s->fin_seq[dir] = pkt->tcp_seq + pkt->payload_len +
+                          !!(f & COLO_TCP_SYN);
+    }
+    if ((f & COLO_TCP_ACK) && s->fin_seen[!dir] &&
+        seq_geq(pkt->tcp_ack, s->fin_seq[!dir] + 1)) {
+        s->fin_acked[!dir] = true;
+    }
+    if (f & COLO_TCP_RST) {
+        s->rst_seen = true;
+    }
+    if (!s->closed &&
+        (s->rst_seen || (s->fin_acked[0] && s->fin_acked[1]))) {
+        tcp_close(t, c, now);
+        ev |= COLO_CONN_EV_CLOSED;
+    }
+    return ev;
+}
+
+unsigned colo_conn_track(ColoConnTable *t, ColoConn *c,
+                         const ColoPacket *pkt, ColoDir dir, int64_t now)
+{
+    colo_conn_touch(t, c, now);
+    if (!c->dir_known) {
+        c->dir_known = true;
+        c->initiator = dir;
+    }
+    c->events = colo_packet_is_tcp(pkt) ?
+                tcp_track(t, c, pkt, dir, c->last_seen) : 0;
+    return c->events;
+}
+
+unsigned colo_conn_last_events(const ColoConn *conn)
+{
+    return conn->events;
+}
+
+/*
+ * Expiry and iteration
+ */
+
+uint32_t colo_conn_expire(ColoConnTable *t, int64_t now)
+{
+    int64_t linger = MAX(t->cfg.closed_linger_ns, 0);
+    int64_t idle = t->cfg.idle_timeout_ns;
+    uint32_t n = 0;
+    ColoConn *c;
+
+    now = table_time(t, now);
+    while ((c = QTAILQ_FIRST(&t->closed)) &&
+           elapsed(now, c->closed_at, linger)) {
+        t->stats.expired_closed++;
+        conn_free(t, c);
+        n++;
+    }
+    while (idle > 0 && (c = QTAILQ_FIRST(&t->idle)) &&
+           elapsed(now, c->last_seen, idle)) {
+        t->stats.expired_idle++;
+        conn_free(t, c);
+        n++;
+    }
+    return n;
+}
+
+void colo_conn_foreach(ColoConnTable *t, ColoConnIterFn *fn, void *opaque)
+{
+    ColoConn *c, *next;
+    uint32_t i;
+
+    for (i = 0; i <= t->mask; i++) {
+        QLIST_FOREACH_SAFE(c, &t->buckets[i], hnext, next) {
+            if (!fn(c, opaque)) {
+                return;
+            }
+        }
+    }
+}
+
+/*
+ * Accessors
+ */
+
+void *colo_conn_priv(ColoConn *conn)
+{
+    return conn->priv;
+}
+
+ColoConn *colo_conn_from_priv(void *priv)
+{
+    return container_of(priv, ColoConn, priv);
+}
+
+const ColoFlowKey *colo_conn_key(const ColoConn *conn)
+{
+    return &conn->key;
+}
+
+const ColoConnTcpState *colo_conn_tcp_state(const ColoConn *conn)
+{
+    return &conn->tcp;
+}
+
+bool colo_conn_is_closed(const ColoConn *conn)
+{
+    return conn->tcp.closed;
+}
+
+ColoDir colo_conn_initiator(const ColoConn *conn)
+{
+    return conn->initiator;
+}
+
+uint32_t colo_conn_pin_count(const ColoConn *conn)
+{
+    return conn->pins;
+}
+
+int64_t colo_conn_last_seen(const ColoConn *conn)
+{
+    return conn->last_seen;
+}
+
+int64_t colo_conn_created_at(const ColoConn *conn)
+{
+    return conn->created_at;
+}
