@@ -21,12 +21,8 @@ mkdir -p "$out"
 
 [ -f "$obj/config-host.h" ] || die "no configured build in build/obj; run 'make' first."
 
-CFLAGS=(-g -O1 -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
-        -iquote "$obj" -iquote "$src" -iquote "$src/include"
-        -I "$obj" -I "$obj/qapi" -I "$src/include" -I "$src/host/include/x86_64"
-        -I "$src/host/include/generic" -I "$src/linux-headers"
-        $(pkg-config --cflags glib-2.0))
-LIBS=($(pkg-config --libs glib-2.0) -lm)
+read -r -a CFLAGS <<< "-g -O1 $(colo_pure_cflags)"
+read -r -a LIBS <<< "$(colo_pure_libs)"
 
 target_sources()
 {

@@ -67,3 +67,20 @@ colo_lock()
     exec 9>"$COLO_BUILD/.lock"
     flock 9
 }
+
+# Compiler flags for building our pure files (packet layer, engine,
+# rewrite logic, framing) outside meson: fuzzers and benchmarks.
+colo_pure_cflags()
+{
+    local src=$COLO_BUILD/src obj=$COLO_BUILD/obj
+    echo -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+         -iquote "$obj" -iquote "$src" -iquote "$src/include" \
+         -I "$obj" -I "$obj/qapi" -I "$src/include" \
+         -I "$src/host/include/x86_64" -I "$src/host/include/generic" \
+         -I "$src/linux-headers" $(pkg-config --cflags glib-2.0)
+}
+
+colo_pure_libs()
+{
+    echo $(pkg-config --libs glib-2.0) -lm
+}
