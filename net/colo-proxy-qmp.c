@@ -34,19 +34,19 @@ static int colo_proxy_query_one(Object *obj, void *opaque)
     ColoProxyQuery *q = opaque;
     ColoProxyReporterClass *rc;
     ColoProxyObjectInfo *info;
-    Object *iface = object_dynamic_cast(obj, TYPE_COLO_PROXY_REPORTER);
-    g_autofree char *id = NULL;
+    const char *id;
 
-    if (!iface) {
+    if (!object_dynamic_cast(obj, TYPE_COLO_PROXY_REPORTER)) {
         return 0;
     }
+    /* The object's own name: compare it, copy it, never free it. */
     id = object_get_canonical_path_component(obj);
     if (q->id && g_strcmp0(q->id, id) != 0) {
         return 0;
     }
     rc = COLO_PROXY_REPORTER_GET_CLASS(obj);
     info = g_new0(ColoProxyObjectInfo, 1);
-    info->id = g_steal_pointer(&id);
+    info->id = g_strdup(id);
     rc->report(obj, info);
     QAPI_LIST_APPEND(q->tail, info);
     q->found = true;
