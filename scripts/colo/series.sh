@@ -58,7 +58,8 @@ for m in series/*.txt; do
     for f in $(header "$m" Delete); do
         gitw rm -q "$f" || die "$m: cannot delete $f from the base."
     done
-    for pat in $(header "$m" Files); do
+    read -r -a pats <<< "$(header "$m" Files)"
+    for pat in "${pats[@]}"; do
         matched=
         for f in "${overlay[@]}"; do
             # shellcheck disable=SC2053

@@ -1,0 +1,728 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * colo-compare end-to-end benchmark: drives a real QEMU's colo-compare
+ * object through its three chardevs and measures what comes out.
+ *
+ * Run it through bench/colo-compare-bench.sh (which builds it and finds
+ * the two QEMUs), or by hand:
+ *
+ *   gcc -O2 -pthread -o ccb bench/colo-compare-bench.c
+ *   ./ccb [--quick] [--verbose] [--seconds S] [--window N]
+ *         [--proto udp|tcp] [--conns N] [--size N] NAME=QEMU [NAME=QEMU...]
+ *
+ * --verbose prints the object's query-colo-proxy counters after each run
+ * (QEMUs without that command print a note instead).
+ *
+ * For every scenario (TCP and UDP, 1/100/10,000 connections, 64/512/1460
+ * byte payloads, or the ones chosen) and every QEMU given, it starts
+ *
+ *   QEMU -M none -nodefaults -display none -object iothread,id=t
+ *        -chardev socket,id=pri|sec|out,path=... (clients of our sockets)
+ *        -object colo-compare,id=cmp,primary_in=pri,secondary_in=sec,
+ *                outdev=out,iothread=t
+ *
+ * and feeds the same pre-built frames to primary_in and secondary_in (the
+ * same batch buffer is sent on both: one send() of 512 frames per side),
+ * at most --window frames ahead of what came out of outdev (default 1024,
+ * colo-compare's default max_queue_size, so that no queue overflows even
+ * with one connection), for --seconds (default 2).  Connections are used
+ * round robin; TCP segments carry consecutive sequence numbers.  A reader
+ * thread reads outdev in big chunks and checks every frame: the payload
+ * carries a global sequence number, the connection and its own sequence
+ * number, and the send time.
+ *
+ * Printed per scenario: frames/s out, MB/s of payload, p50/p99 latency
+ * (send to receive, including queueing within the window) and integrity:
+ * lost, duplicated and reordered (within a connection) frames, which must
+ * all be zero.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <poll.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#define BATCH_FRAMES    512
+#define READ_CHUNK      (4 << 20)
+#define IDLE_TIMEOUT_MS 5000
+#define MAX_RUNS        64
+#define LAT_SAMPLE      8       /* keep one latency sample in 8 */
+
+/* Payload layout (network order is irrelevant: we read what we wrote). */
+struct payload_hdr {
+    uint64_t gseq;
+    uint64_t ts_ns;
+    uint32_t conn;
+    uint32_t cseq;
+};
+
+typedef struct Scenario {
+    bool tcp;
+    uint32_t conns;
+    uint32_t size;      /* L4 payload bytes, >= sizeof(struct payload_hdr) */
+} Scenario;
+
+typedef struct Result {
+    char name[32];
+    Scenario sc;
+    bool ok;            /* QEMU ran */
+    uint64_t sent;
+    uint64_t received;
+    uint64_t lost;
+    uint64_t dup;
+    uint64_t reordered;
+    uint64_t corrupt;
+    double seconds;
+    double p50_us;
+    double p99_us;
+    char counters[4096];    /* --verbose: query-colo-proxy's answer */
+} Result;
+
+typedef struct Run {
+    Scenario sc;
+    int pri, sec, out;
+    double seconds;
+    uint64_t window;
+
+    /* writer -> reader */
+    uint64_t sent;              /* atomic */
+    bool writer_done;           /* atomic */
+    /* reader -> writer */
+    uint64_t received;          /* atomic */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool writer_waiting;
+
+    uint64_t t_start, t_last;
+    uint8_t *seen;              /* bitmap of global seqs */
+    uint64_t seen_cap;
+    uint32_t *last_cseq;        /* per connection, +1 (0 = none) */
+    uint32_t *lat;              /* ns samples */
+    uint64_t n_lat, lat_cap;
+    uint64_t dup, reordered, corrupt, unique;
+} Run;
+
+static bool verbose;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void die(const char *msg)
+{
+    perror(msg);
+    exit(1);
+}
+
+static size_t l4_hdr(const Scenario *sc)
+{
+    return sc->tcp ? 20 : 8;
+}
+
+static size_t frame_len(const Scenario *sc)
+{
+    return 14 + 20 + l4_hdr(sc) + sc->size;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = v >> 8;
+    p[1] = v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = v >> 24;
+    p[1] = v >> 16;
+    p[2] = v >> 8;
+    p[3] = v;
+}
+
+static uint16_t csum20(const uint8_t *p)
+{
+    uint32_t s = 0;
+    int i;
+
+    for (i = 0; i < 20; i += 2) {
+        s += (p[i] << 8) | p[i + 1];
+    }
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    return ~s;
+}
+
+/* Lay out a batch of identical frames; per-frame fields are set later. */
+static uint8_t *batch_new(const Scenario *sc, size_t *rec_len)
+{
+    size_t flen = frame_len(sc), rlen = 4 + flen;
+    uint8_t *b = calloc(BATCH_FRAMES, rlen);
+    int i;
+    size_t j;
+
+    if (!b) {
+        die("calloc");
+    }
+    for (i = 0; i < BATCH_FRAMES; i++) {
+        uint8_t *r = b + i * rlen, *f = r + 4, *ip = f + 14;
+        uint8_t *l4 = ip + 20;
+
+        put32(r, flen);
+        memcpy(f, "\x52\x54\x00\x00\x00\x02\x52\x54\x00\x00\x00\x01\x08\x00",
+               14);
+        ip[0] = 0x45;
+        put16(ip + 2, 20 + l4_hdr(sc) + sc->size);
+        put16(ip + 6, 0x4000);
+        ip[8] = 64;
+        ip[9] = sc->tcp ? 6 : 17;
+        memcpy(ip + 12, "\x0a\x01\x00\x00\x0a\x02\x00\x01", 8);
+        put16(l4 + 2, 5001);
+        if (sc->tcp) {
+            put32(l4 + 8, 1);
+            l4[12] = 5 << 4;
+            l4[13] = 0x18;
+            put16(l4 + 14, 65535);
+        } else {
+            put16(l4 + 4, 8 + sc->size);
+        }
+        for (j = sizeof(struct payload_hdr); j < sc->size; j++) {
+            l4[l4_hdr(sc) + j] = (uint8_t)(j * 7);
+        }
+    }
+    *rec_len = rlen;
+    return b;
+}
+
+/* Fill the per-frame fields of frame @gseq. */
+static void frame_fill(const Scenario *sc, uint8_t *rec, uint64_t gseq,
+                       uint64_t ts)
+{
+    uint8_t *ip = rec + 4 + 14, *l4 = ip + 20;
+    uint32_t conn = gseq % sc->conns;
+    uint32_t cseq = gseq / sc->conns;
+    struct payload_hdr h = {
+        .gseq = gseq, .ts_ns = ts, .conn = conn, .cseq = cseq,
+    };
+
+    put16(ip + 4, (uint16_t)gseq);
+    ip[14] = conn >> 8;
+    ip[15] = conn;
+    ip[10] = ip[11] = 0;
+    put16(ip + 10, csum20(ip));
+    put16(l4, 10000 + conn % 50000);
+    if (sc->tcp) {
+        put32(l4 + 4, 1000 + cseq * sc->size);
+    }
+    memcpy(l4 + l4_hdr(sc), &h, sizeof(h));
+}
+
+static void send_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            die("send");
+        }
+        p += n;
+        len -= n;
+    }
+}
+
+static void *writer_main(void *opaque)
+{
+    Run *r = opaque;
+    size_t rlen;
+    uint8_t *batch = batch_new(&r->sc, &rlen);
+    uint64_t gseq = 0, end;
+    int i;
+
+    r->t_start = now_ns();
+    end = r->t_start + (uint64_t)(r->seconds * 1e9);
+    while (now_ns() < end) {
+        uint64_t ts;
+
+        /* Stay within the window. */
+        if (gseq + BATCH_FRAMES >
+            __atomic_load_n(&r->received, __ATOMIC_ACQUIRE) + r->window) {
+            pthread_mutex_lock(&r->lock);
+            r->writer_waiting = true;
+            while (gseq + BATCH_FRAMES >
+                   __atomic_load_n(&r->received, __ATOMIC_ACQUIRE) +
+                   r->window) {
+                struct timespec to;
+
+                clock_gettime(CLOCK_REALTIME, &to);
+                to.tv_nsec += 100 * 1000 * 1000;
+                if (to.tv_nsec >= 1000000000) {
+                    to.tv_sec++;
+                    to.tv_nsec -= 1000000000;
+                }
+                pthread_cond_timedwait(&r->cond, &r->lock, &to);
+                if (now_ns() > end + IDLE_TIMEOUT_MS * 1000000ULL) {
+                    break;  /* stalled: the reader will report losses */
+                }
+            }
+            r->writer_waiting = false;
+            pthread_mutex_unlock(&r->lock);
+            if (now_ns() >= end) {
+                break;
+            }
+        }
+        ts = now_ns();
+        for (i = 0; i < BATCH_FRAMES; i++) {
+            frame_fill(&r->sc, batch + i * rlen, gseq + i, ts);
+        }
+        __atomic_store_n(&r->sent, gseq + BATCH_FRAMES, __ATOMIC_RELEASE);
+        send_all(r->pri, batch, BATCH_FRAMES * rlen);
+        send_all(r->sec, batch, BATCH_FRAMES * rlen);
+        gseq += BATCH_FRAMES;
+    }
+    __atomic_store_n(&r->writer_done, true, __ATOMIC_RELEASE);
+    free(batch);
+    return NULL;
+}
+
+static void check_frame(Run *r, const uint8_t *f, uint32_t len, uint64_t now)
+{
+    size_t off = 14 + 20 + l4_hdr(&r->sc);
+    struct payload_hdr h;
+
+    if (len != frame_len(&r->sc)) {
+        r->corrupt++;
+        return;
+    }
+    memcpy(&h, f + off, sizeof(h));
+    if (h.conn >= r->sc.conns || h.gseq >= r->seen_cap) {
+        r->corrupt++;
+        return;
+    }
+    if (r->seen[h.gseq >> 3] & (1 << (h.gseq & 7))) {
+        r->dup++;
+        return;
+    }
+    r->seen[h.gseq >> 3] |= 1 << (h.gseq & 7);
+    r->unique++;
+    if (r->last_cseq[h.conn] && h.cseq < r->last_cseq[h.conn]) {
+        r->reordered++;
+    } else {
+        r->last_cseq[h.conn] = h.cseq + 1;
+    }
+    if ((h.gseq % LAT_SAMPLE) == 0 && r->n_lat < r->lat_cap) {
+        uint64_t d = now > h.ts_ns ? now - h.ts_ns : 0;
+
+        r->lat[r->n_lat++] = d > UINT32_MAX ? UINT32_MAX : d;
+    }
+}
+
+/* Read outdev until everything sent came out or nothing comes for a while. */
+static void reader_run(Run *r)
+{
+    uint8_t *buf = malloc(READ_CHUNK);
+    size_t have = 0;
+    uint64_t last_data = now_ns();
+
+    if (!buf) {
+        die("malloc");
+    }
+    for (;;) {
+        struct pollfd pfd = { .fd = r->out, .events = POLLIN };
+        uint64_t now;
+        size_t pos = 0;
+        ssize_t n;
+        int ret;
+
+        if (__atomic_load_n(&r->writer_done, __ATOMIC_ACQUIRE) &&
+            r->unique + r->dup + r->corrupt >=
+            __atomic_load_n(&r->sent, __ATOMIC_ACQUIRE)) {
+            break;
+        }
+        ret = poll(&pfd, 1, 100);
+        now = now_ns();
+        if (ret <= 0) {
+            if (now - last_data > IDLE_TIMEOUT_MS * 1000000ULL &&
+                __atomic_load_n(&r->writer_done, __ATOMIC_ACQUIRE)) {
+                break;
+            }
+            continue;
+        }
+        n = recv(r->out, buf + have, READ_CHUNK - have, 0);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        last_data = now;
+        r->t_last = now;
+        have += n;
+        while (have - pos >= 4) {
+            uint32_t len = (uint32_t)buf[pos] << 24 | buf[pos + 1] << 16 |
+                           buf[pos + 2] << 8 | buf[pos + 3];
+
+            if (len == 0 || len > READ_CHUNK / 2) {
+                fprintf(stderr, "bad record length %u on outdev\n", len);
+                r->corrupt++;
+                goto out;
+            }
+            if (have - pos < 4 + len) {
+                break;
+            }
+            check_frame(r, buf + pos + 4, len, now);
+            pos += 4 + len;
+        }
+        memmove(buf, buf + pos, have - pos);
+        have -= pos;
+        __atomic_store_n(&r->received, r->unique + r->dup + r->corrupt,
+                         __ATOMIC_RELEASE);
+        if (__atomic_load_n(&r->writer_waiting, __ATOMIC_RELAXED)) {
+            pthread_mutex_lock(&r->lock);
+            pthread_cond_signal(&r->cond);
+            pthread_mutex_unlock(&r->lock);
+        }
+    }
+out:
+    free(buf);
+}
+
+static int listen_unix(const char *path)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    if (fd < 0 || strlen(path) >= sizeof(a.sun_path)) {
+        die("socket");
+    }
+    strcpy(a.sun_path, path);
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4) < 0) {
+        die("bind/listen");
+    }
+    return fd;
+}
+
+static int accept_timeout(int lfd, pid_t pid)
+{
+    struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+    int fd;
+
+    if (poll(&pfd, 1, 20000) <= 0) {
+        fprintf(stderr, "QEMU (pid %d) did not connect\n", pid);
+        return -1;
+    }
+    fd = accept(lfd, NULL, NULL);
+    if (fd < 0) {
+        die("accept");
+    }
+    return fd;
+}
+
+/* --verbose: the object's counters, if QEMU has query-colo-proxy. */
+static void qmp_report(const char *path, char *out, size_t out_len)
+{
+    static const char cmds[] =
+        "{\"execute\": \"qmp_capabilities\"}\n"
+        "{\"execute\": \"query-colo-proxy\"}\n";
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    char buf[8192];
+    size_t have = 0;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0), lines = 0;
+
+    strcpy(a.sun_path, path);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        return;
+    }
+    send_all(fd, (const uint8_t *)cmds, strlen(cmds));
+    /* greeting, capabilities, query */
+    while (lines < 3 && have < sizeof(buf) - 1) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        ssize_t n;
+
+        if (poll(&pfd, 1, 2000) <= 0) {
+            break;
+        }
+        n = recv(fd, buf + have, sizeof(buf) - 1 - have, 0);
+        if (n <= 0) {
+            break;
+        }
+        buf[have + n] = '\0';
+        for (ssize_t j = 0; j < n; j++) {
+            lines += buf[have + j] == '\n';
+        }
+        have += n;
+    }
+    close(fd);
+    buf[have] = '\0';
+    {
+        char *q = strstr(buf, "\"return\": [");
+
+        snprintf(out, out_len, "%s", q ? q : "(no query-colo-proxy)\n");
+    }
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static bool run_one(const char *qemu, const Scenario *sc, double seconds,
+                    uint64_t window, Result *res)
+{
+    char dir[] = "/tmp/ccbench-XXXXXX";
+    char path[3][128], chr[3][200], cmp[256], qmp_path[128], qmp_arg[200];
+    const char *names[3] = { "pri", "sec", "out" };
+    int lfd[3], fd[3] = { -1, -1, -1 }, i, status;
+    pthread_t writer;
+    Run r;
+    pid_t pid;
+    uint64_t max_frames;
+
+    if (!mkdtemp(dir)) {
+        die("mkdtemp");
+    }
+    for (i = 0; i < 3; i++) {
+        snprintf(path[i], sizeof(path[i]), "%s/%s", dir, names[i]);
+        lfd[i] = listen_unix(path[i]);
+        snprintf(chr[i], sizeof(chr[i]), "socket,id=%s,path=%s", names[i],
+                 path[i]);
+    }
+    snprintf(cmp, sizeof(cmp), "colo-compare,id=cmp,primary_in=pri,"
+             "secondary_in=sec,outdev=out,iothread=t");
+    snprintf(qmp_path, sizeof(qmp_path), "%s/qmp", dir);
+    snprintf(qmp_arg, sizeof(qmp_arg), "unix:%s,server=on,wait=off",
+             qmp_path);
+    pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+
+        dup2(null, 0);
+        execl(qemu, qemu, "-M", "none", "-nodefaults", "-display", "none",
+              "-object", "iothread,id=t", "-chardev", chr[0],
+              "-chardev", chr[1], "-chardev", chr[2], "-object", cmp,
+              "-qmp", qmp_arg, (char *)NULL);
+        perror(qemu);
+        _exit(127);
+    }
+    for (i = 0; i < 3; i++) {
+        fd[i] = accept_timeout(lfd[i], pid);
+        close(lfd[i]);
+        unlink(path[i]);
+        if (fd[i] < 0) {
+            break;
+        }
+    }
+    memset(res, 0, sizeof(*res));
+    res->sc = *sc;
+    if (i < 3) {
+        unlink(qmp_path);
+        rmdir(dir);
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return false;
+    }
+
+    memset(&r, 0, sizeof(r));
+    r.sc = *sc;
+    r.pri = fd[0];
+    r.sec = fd[1];
+    r.out = fd[2];
+    r.seconds = seconds;
+    r.window = window;
+    pthread_mutex_init(&r.lock, NULL);
+    pthread_cond_init(&r.cond, NULL);
+    /* Enough for 4 M frames/s of 64-byte payloads. */
+    max_frames = (uint64_t)(seconds * 6e6) + window + BATCH_FRAMES;
+    r.seen_cap = max_frames;
+    r.seen = calloc(max_frames / 8 + 1, 1);
+    r.last_cseq = calloc(sc->conns, sizeof(uint32_t));
+    r.lat_cap = max_frames / LAT_SAMPLE + 1;
+    r.lat = malloc(r.lat_cap * sizeof(uint32_t));
+    if (!r.seen || !r.last_cseq || !r.lat) {
+        die("calloc");
+    }
+
+    pthread_create(&writer, NULL, writer_main, &r);
+    reader_run(&r);
+    pthread_join(writer, NULL);
+
+    res->ok = true;
+    res->sent = r.sent;
+    res->received = r.unique;
+    res->lost = r.sent > r.unique ? r.sent - r.unique : 0;
+    res->dup = r.dup;
+    res->reordered = r.reordered;
+    res->corrupt = r.corrupt;
+    res->seconds = (r.t_last > r.t_start ? r.t_last - r.t_start : 1) / 1e9;
+    if (r.n_lat) {
+        qsort(r.lat, r.n_lat, sizeof(uint32_t), cmp_u32);
+        res->p50_us = r.lat[r.n_lat / 2] / 1e3;
+        res->p99_us = r.lat[r.n_lat * 99 / 100] / 1e3;
+    }
+
+    if (verbose) {
+        qmp_report(qmp_path, res->counters, sizeof(res->counters));
+    }
+    for (i = 0; i < 3; i++) {
+        close(fd[i]);
+    }
+    unlink(qmp_path);
+    rmdir(dir);
+    kill(pid, SIGTERM);
+    waitpid(pid, &status, 0);
+    free(r.seen);
+    free(r.last_cseq);
+    free(r.lat);
+    return true;
+}
+
+static void usage(void);
+
+static uint64_t parse_num(const char *s)
+{
+    uint64_t v;
+    char extra;
+
+    if (sscanf(s, "%" SCNu64 "%c", &v, &extra) != 1 || v > UINT32_MAX) {
+        usage();
+    }
+    return v;
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: colo-compare-bench [--quick] [--verbose] [--seconds S]\n"
+            "       [--window N]\n"
+            "       [--proto udp|tcp] [--conns N] [--size N]\n"
+            "       NAME=QEMU [NAME=QEMU...]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    static const uint32_t all_conns[] = { 1, 100, 10000 };
+    static const uint32_t all_sizes[] = { 64, 512, 1460 };
+    const char *qname[8], *qpath[8];
+    int nq = 0, i, p, c, z, q;
+    double seconds = 2.0;
+    uint64_t window = 1024;
+    int proto_sel = -1;
+    uint32_t conns_sel = 0, size_sel = 0;
+    bool quick = false, all_ok = true;
+
+    signal(SIGPIPE, SIG_IGN);
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) {
+            quick = true;
+        } else if (!strcmp(argv[i], "--verbose")) {
+            verbose = true;
+        } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+            seconds = atof(argv[++i]);
+        } else if (!strcmp(argv[i], "--window") && i + 1 < argc) {
+            window = parse_num(argv[++i]);
+        } else if (!strcmp(argv[i], "--proto") && i + 1 < argc) {
+            i++;
+            proto_sel = !strcmp(argv[i], "tcp");
+        } else if (!strcmp(argv[i], "--conns") && i + 1 < argc) {
+            conns_sel = parse_num(argv[++i]);
+        } else if (!strcmp(argv[i], "--size") && i + 1 < argc) {
+            size_sel = parse_num(argv[++i]);
+        } else if (strchr(argv[i], '=') && nq < 8) {
+            char *eq = strchr(argv[i], '=');
+
+            *eq = '\0';
+            qname[nq] = argv[i];
+            qpath[nq++] = eq + 1;
+        } else {
+            usage();
+        }
+    }
+    if (!nq || window < BATCH_FRAMES || seconds <= 0 ||
+        (size_sel && size_sel < sizeof(struct payload_hdr))) {
+        usage();
+    }
+
+    printf("colo-compare end to end: frames in on primary_in and "
+           "secondary_in, out on outdev\n");
+    printf("%.1f s per run, window %" PRIu64 " frames, batches of %d "
+           "frames per send()\n\n", seconds, window, BATCH_FRAMES);
+    printf("%-5s %6s %5s | %-8s %10s %9s %9s %9s | %5s %4s %4s\n",
+           "proto", "conns", "size", "qemu", "frames/s", "MB/s", "p50 us",
+           "p99 us", "lost", "dup", "reord");
+    for (p = 0; p < 2; p++) {
+        if (proto_sel >= 0 && p != proto_sel) {
+            continue;
+        }
+        for (c = 0; c < 3; c++) {
+            if ((conns_sel && all_conns[c] != conns_sel) ||
+                (quick && c == 1)) {
+                continue;
+            }
+            for (z = 0; z < 3; z++) {
+                Scenario sc = {
+                    .tcp = p == 1, .conns = all_conns[c],
+                    .size = all_sizes[z],
+                };
+
+                if ((size_sel && all_sizes[z] != size_sel) ||
+                    (quick && z == 1)) {
+                    continue;
+                }
+                if (size_sel) {
+                    sc.size = size_sel;
+                }
+                for (q = 0; q < nq; q++) {
+                    Result res;
+
+                    if (!run_one(qpath[q], &sc, seconds, window, &res)) {
+                        printf("%-5s %6u %5u | %-8s  (QEMU did not start)\n",
+                               sc.tcp ? "tcp" : "udp", sc.conns, sc.size,
+                               qname[q]);
+                        all_ok = false;
+                        continue;
+                    }
+                    printf("%-5s %6u %5u | %-8s %10.0f %9.1f %9.1f %9.1f | "
+                           "%5" PRIu64 " %4" PRIu64 " %4" PRIu64 "%s\n",
+                           sc.tcp ? "tcp" : "udp", sc.conns, sc.size,
+                           qname[q], res.received / res.seconds,
+                           res.received * sc.size / res.seconds / 1e6,
+                           res.p50_us, res.p99_us, res.lost, res.dup,
+                           res.reordered,
+                           res.corrupt ? "  CORRUPT FRAMES" : "");
+                    if (verbose) {
+                        printf("      %s", res.counters);
+                    }
+                    fflush(stdout);
+                    if (res.lost || res.dup || res.reordered || res.corrupt) {
+                        all_ok = false;
+                    }
+                }
+            }
+        }
+    }
+    printf("\nintegrity: %s\n", all_ok ? "no frame lost, duplicated or "
+           "reordered" : "PROBLEMS (see above)");
+    return all_ok ? 0 : 1;
+}
