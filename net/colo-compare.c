@@ -1112,62 +1112,57 @@ COLO_COMPARE_STR_PROP(out_name, "outdev")
 COLO_COMPARE_STR_PROP(notify_name, "notify_dev")
 COLO_COMPARE_STR_PROP(iothread_name, "iothread")
 
-static void colo_compare_get_timeout(Object *obj, Visitor *v,
-                                     const char *name, void *opaque,
-                                     Error **errp)
+/* A numeric property: where it lives, its width and its largest value. */
+typedef struct ColoCompareNumProp {
+    size_t offset;
+    bool wide;                  /* a uint64_t field, else a uint32_t one */
+    uint64_t max;
+    const char *unit;
+} ColoCompareNumProp;
+
+static const ColoCompareNumProp colo_compare_timeout_prop = {
+    offsetof(ColoCompare, compare_timeout_ms), true,
+    COLO_COMPARE_TIMEOUT_MS_MAX, " milliseconds",
+};
+static const ColoCompareNumProp colo_compare_scan_prop = {
+    offsetof(ColoCompare, scan_cycle_ms), false, UINT32_MAX, " milliseconds",
+};
+static const ColoCompareNumProp colo_compare_queue_prop = {
+    offsetof(ColoCompare, max_queue_size), false, UINT32_MAX, " frames",
+};
+
+static void colo_compare_get_num(Object *obj, Visitor *v, const char *name,
+                                 void *opaque, Error **errp)
 {
-    uint64_t value = COLO_COMPARE(obj)->compare_timeout_ms;
+    const ColoCompareNumProp *p = opaque;
+    void *field = (char *)obj + p->offset;
+    uint64_t value = p->wide ? *(uint64_t *)field : *(uint32_t *)field;
 
     visit_type_uint64(v, name, &value, errp);
 }
 
-static void colo_compare_set_timeout(Object *obj, Visitor *v,
-                                     const char *name, void *opaque,
-                                     Error **errp)
+/* Every numeric property must be at least 1: 0 would disable COLO. */
+static void colo_compare_set_num(Object *obj, Visitor *v, const char *name,
+                                 void *opaque, Error **errp)
 {
-    ColoCompare *s = COLO_COMPARE(obj);
+    const ColoCompareNumProp *p = opaque;
+    void *field = (char *)obj + p->offset;
     uint64_t value;
 
-    if (!colo_compare_settable(s, name, errp) ||
+    if (!colo_compare_settable(COLO_COMPARE(obj), name, errp) ||
         !visit_type_uint64(v, name, &value, errp)) {
         return;
     }
-    if (value == 0 || value > COLO_COMPARE_TIMEOUT_MS_MAX) {
-        error_setg(errp, "colo-compare: property '%s' must be between 1 and "
-                   "%" PRId64 " milliseconds", name,
-                   (int64_t)COLO_COMPARE_TIMEOUT_MS_MAX);
+    if (value == 0 || value > p->max) {
+        error_setg(errp, "colo-compare: property '%s' must be between 1 "
+                   "and %" PRIu64 "%s", name, p->max, p->unit);
         return;
     }
-    s->compare_timeout_ms = value;
-}
-
-/* @opaque: offset of the uint32_t field in ColoCompare */
-static void colo_compare_get_u32(Object *obj, Visitor *v, const char *name,
-                                 void *opaque, Error **errp)
-{
-    uint32_t *field = (void *)((char *)obj + GPOINTER_TO_SIZE(opaque));
-    uint32_t value = *field;
-
-    visit_type_uint32(v, name, &value, errp);
-}
-
-static void colo_compare_set_u32(Object *obj, Visitor *v, const char *name,
-                                 void *opaque, Error **errp)
-{
-    ColoCompare *s = COLO_COMPARE(obj);
-    uint32_t *field = (void *)((char *)obj + GPOINTER_TO_SIZE(opaque));
-    uint32_t value;
-
-    if (!colo_compare_settable(s, name, errp) ||
-        !visit_type_uint32(v, name, &value, errp)) {
-        return;
+    if (p->wide) {
+        *(uint64_t *)field = value;
+    } else {
+        *(uint32_t *)field = value;
     }
-    if (value == 0) {
-        error_setg(errp, "colo-compare: property '%s' must be greater than "
-                   "zero", name);
-        return;
-    }
-    *field = value;
 }
 
 static bool colo_compare_get_vnet_hdr(Object *obj, Error **errp)
@@ -1262,23 +1257,19 @@ static void colo_compare_class_init(ObjectClass *oc, void *data)
     object_class_property_set_description(oc, "iothread",
         "id of the iothread that runs the comparison");
     object_class_property_add(oc, "compare_timeout", "uint64",
-                              colo_compare_get_timeout,
-                              colo_compare_set_timeout, NULL, NULL);
+                              colo_compare_get_num, colo_compare_set_num,
+                              NULL, (void *)&colo_compare_timeout_prop);
     object_class_property_set_description(oc, "compare_timeout",
         "longest time (ms) a primary frame waits for its secondary "
         "counterpart (default 3000)");
     object_class_property_add(oc, "expired_scan_cycle", "uint32",
-                              colo_compare_get_u32, colo_compare_set_u32,
-                              NULL,
-                              GSIZE_TO_POINTER(offsetof(ColoCompare,
-                                                        scan_cycle_ms)));
+                              colo_compare_get_num, colo_compare_set_num,
+                              NULL, (void *)&colo_compare_scan_prop);
     object_class_property_set_description(oc, "expired_scan_cycle",
         "period (ms) of the housekeeping scan (default 3000)");
     object_class_property_add(oc, "max_queue_size", "uint32",
-                              colo_compare_get_u32, colo_compare_set_u32,
-                              NULL,
-                              GSIZE_TO_POINTER(offsetof(ColoCompare,
-                                                        max_queue_size)));
+                              colo_compare_get_num, colo_compare_set_num,
+                              NULL, (void *)&colo_compare_queue_prop);
     object_class_property_set_description(oc, "max_queue_size",
         "frames queued at most per flow and per side (default 1024)");
     object_class_property_add_bool(oc, "vnet_hdr_support",

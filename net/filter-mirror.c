@@ -209,12 +209,10 @@ static void stream_filter_send(StreamFilter *s, const struct iovec *iov,
     }
 }
 
-static ssize_t filter_mirror_receive_iov(NetFilterState *nf,
-                                         NetClientState *sender,
-                                         unsigned flags,
-                                         const struct iovec *iov,
-                                         int iovcnt,
-                                         NetPacketSent *sent_cb)
+static ssize_t
+filter_mirror_receive_iov(NetFilterState *nf, NetClientState *sender,
+                          unsigned flags, const struct iovec *iov,
+                          int iovcnt, NetPacketSent *sent_cb)
 {
     StreamFilter *s = stream_filter(nf);
     size_t size = iov_size(iov, iovcnt);
@@ -225,12 +223,10 @@ static ssize_t filter_mirror_receive_iov(NetFilterState *nf,
     return 0;
 }
 
-static ssize_t filter_redirector_receive_iov(NetFilterState *nf,
-                                             NetClientState *sender,
-                                             unsigned flags,
-                                             const struct iovec *iov,
-                                             int iovcnt,
-                                             NetPacketSent *sent_cb)
+static ssize_t
+filter_redirector_receive_iov(NetFilterState *nf, NetClientState *sender,
+                              unsigned flags, const struct iovec *iov,
+                              int iovcnt, NetPacketSent *sent_cb)
 {
     StreamFilter *s = stream_filter(nf);
     size_t size = iov_size(iov, iovcnt);
