@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * filter-rewriter: the netfilter on the COLO secondary's netdev that keeps
+ * the secondary guest's TCP connections in step with the primary's.
+ *
+ * A thin adapter around net/colo-rewrite.c: it tells the two directions
+ * apart, feeds every frame to the rewrite logic, sends patched copies on,
+ * drives expiry from a timer, turns the COLO frame's checkpoint and
+ * failover events into calls, reports counters to query-colo-proxy and
+ * emits the trace events.
+ *
+ * Directions: for a filter on the guest's netdev, frames the netdev sends
+ * (sender == netdev: the peers' traffic, or frames a filter-redirector
+ * injects in the tx direction) go towards the guest; frames the guest's
+ * NIC sends to the netdev come from the guest.  queue=all is required.
+ *
+ * A frame that needs no change passes through untouched.  One that does
+ * is copied: its headers into a per-filter buffer, where they are
+ * patched; the payload is sent from the original (a frame in several
+ * pieces is copied whole first, as the packet layer parses contiguous
+ * frames).  The copy is passed down the chain and the original counts as
+ * consumed.  The buffer is free again when qemu_netfilter_pass_to_next()
+ * returns, because every receiver either handles the frame at once or
+ * queues its own copy.
+ *
+ * Everything runs in the main loop with the BQL held.
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "qemu/iov.h"
+#include "qemu/timer.h"
+#include "qom/object.h"
+#include "net/net.h"
+#include "net/filter.h"
+#include "net/colo-proxy.h"
+#include "net/colo-rewrite.h"
+#include "migration/colo.h"
+#include "trace.h"
+
+#define TYPE_FILTER_REWRITER "filter-rewriter"
+OBJECT_DECLARE_SIMPLE_TYPE(FilterRewriterState, FILTER_REWRITER)
+
+/* Defaults and bounds of the properties */
+#define REWRITER_MAX_CONN_DEFAULT   16384
+#define REWRITER_MAX_CONN_LIMIT     (1u << 20)
+#define REWRITER_IDLE_DEFAULT_S     86400       /* one day */
+/* Entries that rewrite nothing: the longest a TCP handshake retries */
+#define REWRITER_HANDSHAKE_S        130
+/* Closed connections: long enough for retransmitted FINs and ACKs */
+#define REWRITER_LINGER_S           60
+/* Expiry runs this often while entries exist */
+#define REWRITER_TICK_NS            (1 * NANOSECONDS_PER_SECOND)
+
+struct FilterRewriterState {
+    NetFilterState parent_obj;
+
+    /* properties */
+    bool vnet_hdr;
+    uint32_t max_connections;
+    uint32_t idle_timeout;      /* seconds, 0 = never */
+
+    /* from setup() to cleanup() */
+    char *id;                   /* for traces */
+    ColoRewriter *rw;
+    QEMUTimer *timer;
+    uint8_t *buf;               /* writable copies of frames */
+    size_t buf_size;
+    bool buf_busy;
+    bool vnet_warned;
+};
+
+static const char *dir_name(ColoRewriteDir dir)
+{
+    return dir == COLO_RW_TO_GUEST ? "to" : "from";
+}
+
+/* Trace events, from the rewrite logic's callback */
+static void filter_rewriter_event(const ColoRewriteEvent *ev, void *opaque)
+{
+    FilterRewriterState *s = opaque;
+    char flow[COLO_FLOW_KEY_STRLEN] = "";
+
+    switch (ev->kind) {
+    case COLO_RW_EV_OFFSET_LEARNED:
+        if (trace_event_get_state_backends(TRACE_FILTER_REWRITER_OFFSET)) {
+            colo_flow_key_format(ev->key, flow, sizeof(flow));
+            trace_filter_rewriter_offset(s->id, flow, ev->offset);
+        }
+        break;
+    case COLO_RW_EV_PORT_MAPPED:
+        if (trace_event_get_state_backends(TRACE_FILTER_REWRITER_PORT_MAP)) {
+            colo_flow_key_format(ev->key, flow, sizeof(flow));
+            trace_filter_rewriter_port_map(s->id, flow, ev->guest_port,
+                                           ev->primary_port);
+        }
+        break;
+    case COLO_RW_EV_REMOVED:
+        if (trace_event_get_state_backends(TRACE_FILTER_REWRITER_REMOVE)) {
+            colo_flow_key_format(ev->key, flow, sizeof(flow));
+            trace_filter_rewriter_remove(s->id, flow,
+                                         colo_rewrite_reason_name(ev->reason));
+        }
+        break;
+    case COLO_RW_EV_UNMATCHED:
+        if (trace_event_get_state_backends(TRACE_FILTER_REWRITER_UNMATCHED)) {
+            colo_flow_key_format(ev->key, flow, sizeof(flow));
+            trace_filter_rewriter_unmatched(s->id, flow);
+        }
+        break;
+    case COLO_RW_EV_TABLE_FULL:
+        if (trace_event_get_state_backends(TRACE_FILTER_REWRITER_TABLE_FULL)) {
+            colo_flow_key_format(ev->key, flow, sizeof(flow));
+            trace_filter_rewriter_table_full(s->id, flow);
+        }
+        break;
+    case COLO_RW_EV_MALFORMED:
+        trace_filter_rewriter_malformed(s->id, dir_name(ev->dir),
+                                        colo_pkt_error_name(ev->error));
+        break;
+    }
+}
+
+/* Expiry */
+
+static void filter_rewriter_arm(FilterRewriterState *s)
+{
+    if (!timer_pending(s->timer) && colo_rewriter_connections(s->rw)) {
+        timer_mod(s->timer,
+                  qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + REWRITER_TICK_NS);
+    }
+}
+
+static void filter_rewriter_tick(void *opaque)
+{
+    FilterRewriterState *s = opaque;
+
+    colo_rewriter_expire(s->rw, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
+    filter_rewriter_arm(s);
+}
+
+/* Frames */
+
+/* A writable buffer of @len bytes: the filter's own, or @tmp if busy. */
+static uint8_t *filter_rewriter_buf(FilterRewriterState *s, size_t len,
+                                    uint8_t **tmp)
+{
+    if (s->buf_busy) {
+        /* re-entered from pass_to_next(): do not clobber the outer copy */
+        *tmp = g_malloc(len);
+        return *tmp;
+    }
+    if (s->buf_size < len) {
+        s->buf_size = MAX(len, 2048);
+        g_free(s->buf);
+        s->buf = g_malloc(s->buf_size);
+    }
+    return s->buf;
+}
+
+static ssize_t filter_rewriter_receive_iov(NetFilterState *nf,
+                                           NetClientState *sender,
+                                           unsigned flags,
+                                           const struct iovec *iov,
+                                           int iovcnt,
+                                           NetPacketSent *sent_cb)
+{
+    FilterRewriterState *s = FILTER_REWRITER(nf);
+    ColoRewriteDir dir = sender == nf->netdev ? COLO_RW_TO_GUEST
+                                              : COLO_RW_FROM_GUEST;
+    size_t len = iov_size(iov, iovcnt);
+    size_t vnet_len = 0;
+    g_autofree uint8_t *tmp = NULL;
+    const uint8_t *frame;
+    uint8_t *copy = NULL;
+    ColoRewritePatch patch;
+    ColoRewriteResult res;
+    struct iovec out[2];
+    int n_out = 1;
+    bool outer;
+
+    if (!(flags & QEMU_NET_PACKET_FLAG_RAW)) {
+        /* The layout of frames is the netdev's, whatever the property */
+        vnet_len = qemu_get_vnet_hdr_len(nf->netdev);
+        if (vnet_len && !s->vnet_hdr && !s->vnet_warned) {
+            s->vnet_warned = true;
+            trace_filter_rewriter_vnet_hdr(s->id, vnet_len);
+        }
+    }
+
+    outer = !s->buf_busy;
+    if (iovcnt == 1) {
+        frame = iov[0].iov_base;
+    } else {
+        copy = filter_rewriter_buf(s, len, &tmp);
+        s->buf_busy = true;
+        iov_to_buf(iov, iovcnt, 0, copy, len);
+        frame = copy;
+    }
+    res = colo_rewriter_handle(s->rw, dir, frame, len, vnet_len,
+                               qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL), &patch);
+    filter_rewriter_arm(s);
+    if (res != COLO_RW_REWRITTEN) {
+        if (outer) {
+            s->buf_busy = false;
+        }
+        return 0;
+    }
+
+    if (copy) {
+        colo_rewrite_patch_apply(&patch, copy);
+        out[0].iov_base = copy;
+        out[0].iov_len = len;
+    } else {
+        size_t ext = colo_rewrite_patch_extent(&patch);
+
+        copy = filter_rewriter_buf(s, ext, &tmp);
+        s->buf_busy = true;
+        memcpy(copy, frame, ext);
+        colo_rewrite_patch_apply(&patch, copy);
+        out[0].iov_base = copy;
+        out[0].iov_len = ext;
+        if (len > ext) {
+            out[1].iov_base = (uint8_t *)frame + ext;
+            out[1].iov_len = len - ext;
+            n_out = 2;
+        }
+    }
+    qemu_netfilter_pass_to_next(sender, flags, out, n_out, nf);
+    if (outer) {
+        s->buf_busy = false;
+    }
+    return len;
+}
+
+/* COLO events */
+
+static void filter_rewriter_handle_event(NetFilterState *nf, int event,
+                                         Error **errp)
+{
+    FilterRewriterState *s = FILTER_REWRITER(nf);
+    uint32_t n;
+
+    /*
+     * Not the default handler, which turns filters off at failover: the
+     * connections opened since the last checkpoint still need rewriting.
+     */
+    switch (event) {
+    case COLO_EVENT_CHECKPOINT:
+        n = colo_rewriter_checkpoint(s->rw);
+        trace_filter_rewriter_colo_event(s->id, "checkpoint", n);
+        break;
+    case COLO_EVENT_FAILOVER:
+        n = colo_rewriter_failover(s->rw);
+        trace_filter_rewriter_colo_event(s->id, "failover", n);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Counters */
+
+static void filter_rewriter_report(Object *obj, ColoProxyObjectInfo *info)
+{
+    FilterRewriterState *s = FILTER_REWRITER(obj);
+    ColoRewriterStats *st = &info->u.filter_rewriter;
+    ColoRewriteCounters c = { 0 };
+
+    info->kind = COLO_PROXY_OBJECT_KIND_FILTER_REWRITER;
+    if (s->rw) {
+        colo_rewriter_counters(s->rw, &c);
+    }
+    st->connections = c.connections;
+    st->pending = c.pending;
+    st->frames_rewritten = c.frames_rewritten;
+    st->offsets_learned = c.offsets_learned;
+    st->ports_mapped = c.ports_mapped;
+    st->unmatched_syn_acks = c.unmatched_syn_acks;
+    st->entries_expired = c.entries_expired;
+    st->entries_evicted = c.entries_evicted;
+    st->malformed = c.malformed;
+    st->table_full = c.table_full;
+    st->checkpoints = c.checkpoints;
+    st->failed_over = c.failed_over;
+}
+
+/* Life cycle */
+
+static void filter_rewriter_setup(NetFilterState *nf, Error **errp)
+{
+    FilterRewriterState *s = FILTER_REWRITER(nf);
+    int64_t idle = (int64_t)s->idle_timeout * NANOSECONDS_PER_SECOND;
+    ColoRewriterConfig cfg = {
+        .max_connections = s->max_connections,
+        .idle_timeout_ns = idle,
+        .handshake_timeout_ns = REWRITER_HANDSHAKE_S * NANOSECONDS_PER_SECOND,
+        .closed_linger_ns = REWRITER_LINGER_S * NANOSECONDS_PER_SECOND,
+        .hash_seed = g_random_int(),
+        .event = filter_rewriter_event,
+        .opaque = s,
+    };
+
+    if (nf->direction != NET_FILTER_DIRECTION_ALL) {
+        error_setg(errp, "filter-rewriter needs queue=all: it rewrites "
+                   "the frames of both directions");
+        return;
+    }
+    if (idle > 0) {
+        cfg.handshake_timeout_ns = MIN(cfg.handshake_timeout_ns, idle);
+        cfg.closed_linger_ns = MIN(cfg.closed_linger_ns, idle);
+    }
+    s->id = g_strdup(object_get_canonical_path_component(OBJECT(nf)));
+    s->rw = colo_rewriter_new(&cfg);
+    s->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, filter_rewriter_tick, s);
+}
+
+static void filter_rewriter_cleanup(NetFilterState *nf)
+{
+    FilterRewriterState *s = FILTER_REWRITER(nf);
+
+    if (s->timer) {
+        timer_free(s->timer);
+        s->timer = NULL;
+    }
+    colo_rewriter_free(s->rw);
+    s->rw = NULL;
+    g_free(s->buf);
+    s->buf = NULL;
+    s->buf_size = 0;
+    g_free(s->id);
+    s->id = NULL;
+}
+
+/* Properties */
+
+static bool filter_rewriter_settable(FilterRewriterState *s,
+                                     const char *name, Error **errp)
+{
+    if (s->rw) {
+        error_setg(errp, "property '%s' cannot be changed after the filter "
+                   "has been created", name);
+        return false;
+    }
+    return true;
+}
+
+static bool filter_rewriter_get_vnet_hdr(Object *obj, Error **errp)
+{
+    return FILTER_REWRITER(obj)->vnet_hdr;
+}
+
+static void filter_rewriter_set_vnet_hdr(Object *obj, bool value,
+                                         Error **errp)
+{
+    FilterRewriterState *s = FILTER_REWRITER(obj);
+
+    if (filter_rewriter_settable(s, "vnet_hdr_support", errp)) {
+        s->vnet_hdr = value;
+    }
+}
+
+static void filter_rewriter_get_u32(Object *obj, Visitor *v,
+                                    const char *name, void *opaque,
+                                    Error **errp)
+{
+    uint32_t *field = (uint32_t *)((uint8_t *)obj + (uintptr_t)opaque);
+    uint32_t value = *field;
+
+    visit_type_uint32(v, name, &value, errp);
+}
+
+static void filter_rewriter_set_max_connections(Object *obj, Visitor *v,
+                                                const char *name,
+                                                void *opaque, Error **errp)
+{
+    FilterRewriterState *s = FILTER_REWRITER(obj);
+    uint32_t value;
+
+    if (!filter_rewriter_settable(s, name, errp) ||
+        !visit_type_uint32(v, name, &value, errp)) {
+        return;
+    }
+    if (value < 1 || value > REWRITER_MAX_CONN_LIMIT) {
+        error_setg(errp, "property '%s' must be between 1 and %u", name,
+                   REWRITER_MAX_CONN_LIMIT);
+        return;
+    }
+    s->max_connections = value;
+}
+
+static void filter_rewriter_set_idle_timeout(Object *obj, Visitor *v,
+                                             const char *name, void *opaque,
+                                             Error **errp)
+{
+    FilterRewriterState *s = FILTER_REWRITER(obj);
+    uint32_t value;
+
+    if (!filter_rewriter_settable(s, name, errp) ||
+        !visit_type_uint32(v, name, &value, errp)) {
+        return;
+    }
+    s->idle_timeout = value;
+}
+
+static void filter_rewriter_init(Object *obj)
+{
+    FilterRewriterState *s = FILTER_REWRITER(obj);
+
+    s->max_connections = REWRITER_MAX_CONN_DEFAULT;
+    s->idle_timeout = REWRITER_IDLE_DEFAULT_S;
+}
+
+static void filter_rewriter_class_init(ObjectClass *oc, void *data)
+{
+    NetFilterClass *nfc = NETFILTER_CLASS(oc);
+    ColoProxyReporterClass *rc = COLO_PROXY_REPORTER_CLASS(oc);
+
+    object_class_property_add_bool(oc, "vnet_hdr_support",
+                                   filter_rewriter_get_vnet_hdr,
+                                   filter_rewriter_set_vnet_hdr);
+    object_class_property_set_description(oc, "vnet_hdr_support",
+        "frames carry a vnet header (its length is always the netdev's)");
+    object_class_property_add(oc, "max-connections", "uint32",
+        filter_rewriter_get_u32, filter_rewriter_set_max_connections, NULL,
+        (void *)offsetof(FilterRewriterState, max_connections));
+    object_class_property_set_description(oc, "max-connections",
+        "bound on the TCP connections tracked");
+    object_class_property_add(oc, "idle-timeout", "uint32",
+        filter_rewriter_get_u32, filter_rewriter_set_idle_timeout, NULL,
+        (void *)offsetof(FilterRewriterState, idle_timeout));
+    object_class_property_set_description(oc, "idle-timeout",
+        "seconds after which an idle connection is forgotten (0: never)");
+
+    nfc->setup = filter_rewriter_setup;
+    nfc->cleanup = filter_rewriter_cleanup;
+    nfc->receive_iov = filter_rewriter_receive_iov;
+    nfc->handle_event = filter_rewriter_handle_event;
+    rc->report = filter_rewriter_report;
+}
+
+static const TypeInfo filter_rewriter_info = {
+    .name = TYPE_FILTER_REWRITER,
+    .parent = TYPE_NETFILTER,
+    .class_init = filter_rewriter_class_init,
+    .instance_size = sizeof(FilterRewriterState),
+    .instance_init = filter_rewriter_init,
+    .interfaces = (InterfaceInfo[]) {
+        { TYPE_COLO_PROXY_REPORTER },
+        { }
+    },
+};
+
+static void filter_rewriter_register_types(void)
+{
+    type_register_static(&filter_rewriter_info);
+}
+
+type_init(filter_rewriter_register_types);
