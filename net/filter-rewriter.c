@@ -71,6 +71,11 @@ struct FilterRewriterState {
     bool vnet_warned;
 };
 
+OBJECT_DEFINE_SIMPLE_TYPE_WITH_INTERFACES(FilterRewriterState, filter_rewriter,
+                                          FILTER_REWRITER, NETFILTER,
+                                          { TYPE_COLO_PROXY_REPORTER },
+                                          { })
+
 static const char *dir_name(ColoRewriteDir dir)
 {
     return dir == COLO_RW_TO_GUEST ? "to" : "from";
@@ -159,12 +164,10 @@ static uint8_t *filter_rewriter_buf(FilterRewriterState *s, size_t len,
     return s->buf;
 }
 
-static ssize_t filter_rewriter_receive_iov(NetFilterState *nf,
-                                           NetClientState *sender,
-                                           unsigned flags,
-                                           const struct iovec *iov,
-                                           int iovcnt,
-                                           NetPacketSent *sent_cb)
+static ssize_t
+filter_rewriter_receive_iov(NetFilterState *nf, NetClientState *sender,
+                            unsigned flags, const struct iovec *iov,
+                            int iovcnt, NetPacketSent *sent_cb)
 {
     FilterRewriterState *s = FILTER_REWRITER(nf);
     ColoRewriteDir dir = sender == nf->netdev ? COLO_RW_TO_GUEST
@@ -361,47 +364,80 @@ static void filter_rewriter_set_vnet_hdr(Object *obj, bool value,
     }
 }
 
+/* A uint32 property of the filter: where it lives and its range. */
+typedef struct RewriterU32Prop {
+    size_t offset;
+    uint32_t min;
+    uint32_t max;
+} RewriterU32Prop;
+
+static const RewriterU32Prop rewriter_max_conn_prop = {
+    offsetof(FilterRewriterState, max_connections), 1, REWRITER_MAX_CONN_LIMIT,
+};
+static const RewriterU32Prop rewriter_idle_prop = {
+    offsetof(FilterRewriterState, idle_timeout), 0, UINT32_MAX,
+};
+
 static void filter_rewriter_get_u32(Object *obj, Visitor *v,
                                     const char *name, void *opaque,
                                     Error **errp)
 {
-    uint32_t *field = (uint32_t *)((uint8_t *)obj + (uintptr_t)opaque);
-    uint32_t value = *field;
+    const RewriterU32Prop *p = opaque;
+    uint32_t value = *(uint32_t *)((uint8_t *)obj + p->offset);
 
     visit_type_uint32(v, name, &value, errp);
 }
 
-static void filter_rewriter_set_max_connections(Object *obj, Visitor *v,
-                                                const char *name,
-                                                void *opaque, Error **errp)
+static void filter_rewriter_set_u32(Object *obj, Visitor *v,
+                                    const char *name, void *opaque,
+                                    Error **errp)
 {
-    FilterRewriterState *s = FILTER_REWRITER(obj);
+    const RewriterU32Prop *p = opaque;
     uint32_t value;
 
-    if (!filter_rewriter_settable(s, name, errp) ||
+    if (!filter_rewriter_settable(FILTER_REWRITER(obj), name, errp) ||
         !visit_type_uint32(v, name, &value, errp)) {
         return;
     }
-    if (value < 1 || value > REWRITER_MAX_CONN_LIMIT) {
-        error_setg(errp, "property '%s' must be between 1 and %u", name,
-                   REWRITER_MAX_CONN_LIMIT);
+    if (value < p->min || value > p->max) {
+        error_setg(errp, "property '%s' must be between %u and %u", name,
+                   p->min, p->max);
         return;
     }
-    s->max_connections = value;
+    *(uint32_t *)((uint8_t *)obj + p->offset) = value;
 }
 
-static void filter_rewriter_set_idle_timeout(Object *obj, Visitor *v,
-                                             const char *name, void *opaque,
-                                             Error **errp)
+static void filter_rewriter_class_init(ObjectClass *oc, void *data)
 {
-    FilterRewriterState *s = FILTER_REWRITER(obj);
-    uint32_t value;
+    NetFilterClass *nfc = NETFILTER_CLASS(oc);
+    ColoProxyReporterClass *rc = COLO_PROXY_REPORTER_CLASS(oc);
 
-    if (!filter_rewriter_settable(s, name, errp) ||
-        !visit_type_uint32(v, name, &value, errp)) {
-        return;
-    }
-    s->idle_timeout = value;
+    nfc->setup = filter_rewriter_setup;
+    nfc->cleanup = filter_rewriter_cleanup;
+    nfc->receive_iov = filter_rewriter_receive_iov;
+    nfc->handle_event = filter_rewriter_handle_event;
+    rc->report = filter_rewriter_report;
+
+    object_class_property_add_bool(oc, "vnet_hdr_support",
+                                   filter_rewriter_get_vnet_hdr,
+                                   filter_rewriter_set_vnet_hdr);
+    object_class_property_set_description(oc, "vnet_hdr_support",
+        "frames carry a vnet header (its length is always the netdev's)");
+    object_class_property_add(oc, "max-connections", "uint32",
+        filter_rewriter_get_u32, filter_rewriter_set_u32, NULL,
+        (void *)&rewriter_max_conn_prop);
+    object_class_property_set_description(oc, "max-connections",
+        "bound on the TCP connections tracked");
+    object_class_property_add(oc, "idle-timeout", "uint32",
+        filter_rewriter_get_u32, filter_rewriter_set_u32, NULL,
+        (void *)&rewriter_idle_prop);
+    object_class_property_set_description(oc, "idle-timeout",
+        "seconds after which an idle connection is forgotten (0: never)");
+}
+
+/* Teardown is the netfilter's cleanup hook: nothing is left to free here. */
+static void filter_rewriter_finalize(Object *obj)
+{
 }
 
 static void filter_rewriter_init(Object *obj)
@@ -411,50 +447,3 @@ static void filter_rewriter_init(Object *obj)
     s->max_connections = REWRITER_MAX_CONN_DEFAULT;
     s->idle_timeout = REWRITER_IDLE_DEFAULT_S;
 }
-
-static void filter_rewriter_class_init(ObjectClass *oc, void *data)
-{
-    NetFilterClass *nfc = NETFILTER_CLASS(oc);
-    ColoProxyReporterClass *rc = COLO_PROXY_REPORTER_CLASS(oc);
-
-    object_class_property_add_bool(oc, "vnet_hdr_support",
-                                   filter_rewriter_get_vnet_hdr,
-                                   filter_rewriter_set_vnet_hdr);
-    object_class_property_set_description(oc, "vnet_hdr_support",
-        "frames carry a vnet header (its length is always the netdev's)");
-    object_class_property_add(oc, "max-connections", "uint32",
-        filter_rewriter_get_u32, filter_rewriter_set_max_connections, NULL,
-        (void *)offsetof(FilterRewriterState, max_connections));
-    object_class_property_set_description(oc, "max-connections",
-        "bound on the TCP connections tracked");
-    object_class_property_add(oc, "idle-timeout", "uint32",
-        filter_rewriter_get_u32, filter_rewriter_set_idle_timeout, NULL,
-        (void *)offsetof(FilterRewriterState, idle_timeout));
-    object_class_property_set_description(oc, "idle-timeout",
-        "seconds after which an idle connection is forgotten (0: never)");
-
-    nfc->setup = filter_rewriter_setup;
-    nfc->cleanup = filter_rewriter_cleanup;
-    nfc->receive_iov = filter_rewriter_receive_iov;
-    nfc->handle_event = filter_rewriter_handle_event;
-    rc->report = filter_rewriter_report;
-}
-
-static const TypeInfo filter_rewriter_info = {
-    .name = TYPE_FILTER_REWRITER,
-    .parent = TYPE_NETFILTER,
-    .class_init = filter_rewriter_class_init,
-    .instance_size = sizeof(FilterRewriterState),
-    .instance_init = filter_rewriter_init,
-    .interfaces = (InterfaceInfo[]) {
-        { TYPE_COLO_PROXY_REPORTER },
-        { }
-    },
-};
-
-static void filter_rewriter_register_types(void)
-{
-    type_register_static(&filter_rewriter_info);
-}
-
-type_init(filter_rewriter_register_types);
