@@ -12,6 +12,13 @@
  * options are present, as with Linux guests.  Every primary frame must
  * come out identical; the benchmark checks that no divergence occurred.
  *
+ * A second series ("window") sends one flow with the primary running
+ * ahead: each round is WINDOW segments from the primary, then the same
+ * segments from the secondary, so up to WINDOW primary frames are queued
+ * on one flow (as in the end-to-end benchmark, where the secondary's
+ * copy arrives late).  WINDOW must not exceed the engine's default
+ * max_queue_size (1024).
+ *
  * Figures: "frames/s" counts the frames input on both sides, "primary/s"
  * the primary frames released (half of it), "Gbit/s" the primary payload.
  *
@@ -23,7 +30,9 @@
  *       $(pkg-config --cflags glib-2.0) -o build/colo-compare-engine-bench \
  *       bench/colo-compare-engine-bench.c net/colo.c net/colo-conn.c \
  *       net/colo-compare-engine.c $(pkg-config --libs glib-2.0)
- *   build/colo-compare-engine-bench [PRIMARY_FRAMES_PER_RUN]
+ *   build/colo-compare-engine-bench [PRIMARY_FRAMES_PER_RUN [WINDOW]]
+ *
+ * (WINDOW defaults to 1000; 0 skips the window series.)
  *
  * It prints one line per configuration; figures are not asserted.
  */
@@ -105,7 +114,8 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void run(size_t plen, uint32_t n_conns, uint64_t frames)
+static void run(size_t plen, uint32_t n_conns, uint64_t frames,
+                uint32_t window)
 {
     ColoCmpConfig cfg = {
         .max_connections = n_conns,
@@ -115,10 +125,10 @@ static void run(size_t plen, uint32_t n_conns, uint64_t frames)
     };
     ColoCompareEngine *e = colo_cmp_engine_new(&cfg);
     Conn *conns = g_new(Conn, n_conns);
-    uint64_t rounds = MAX(frames / n_conns, 1), r;
+    uint64_t rounds = MAX(frames / ((uint64_t)n_conns * window), 1), r;
     size_t len = HDR_LEN + plen;
     int64_t t = 0;
-    uint32_t c;
+    uint32_t c, w, seq0;
     double t0, dt;
 
     for (c = 0; c < n_conns; c++) {
@@ -130,29 +140,39 @@ static void run(size_t plen, uint32_t n_conns, uint64_t frames)
 
     t0 = now_s();
     for (r = 0; r < rounds; r++) {
-        for (c = 0; c < n_conns; c++) {
-            put32(conns[c].p + 14 + 20 + 4, conns[c].seq);
-            colo_cmp_engine_input(e, COLO_CMP_PRIMARY, conns[c].p, len, t);
+        for (w = 0; w < window; w++) {
+            for (c = 0; c < n_conns; c++) {
+                put32(conns[c].p + 14 + 20 + 4, conns[c].seq + w * plen);
+                colo_cmp_engine_input(e, COLO_CMP_PRIMARY, conns[c].p, len,
+                                      t);
+            }
+        }
+        for (w = 0; w < window; w++) {
+            for (c = 0; c < n_conns; c++) {
+                seq0 = conns[c].seq + w * plen;
+                put32(conns[c].s + 14 + 20 + 4, seq0);
+                colo_cmp_engine_input(e, COLO_CMP_SECONDARY, conns[c].s, len,
+                                      t);
+            }
         }
         for (c = 0; c < n_conns; c++) {
-            put32(conns[c].s + 14 + 20 + 4, conns[c].seq);
-            colo_cmp_engine_input(e, COLO_CMP_SECONDARY, conns[c].s, len, t);
-            conns[c].seq += plen;
+            conns[c].seq += window * plen;
         }
         t += 1000;
     }
     dt = now_s() - t0;
 
-    if (n_released != rounds * n_conns || n_divergences) {
+    if (n_released != rounds * n_conns * window || n_divergences) {
         fprintf(stderr, "unexpected: %" PRIu64 " released of %" PRIu64
                 ", %" PRIu64 " divergences\n", n_released,
-                rounds * n_conns, n_divergences);
+                rounds * n_conns * window, n_divergences);
         exit(1);
     }
-    printf("payload %4zu B  conns %6u  frames/s %6.2f M  primary/s %6.2f M"
-           "  %6.2f Gbit/s  (%.0f ns/frame)\n",
-           plen, n_conns, 2 * n_released / dt / 1e6, n_released / dt / 1e6,
-           n_released * plen * 8 / dt / 1e9, dt * 1e9 / (2 * n_released));
+    printf("payload %4zu B  conns %6u  window %4u  frames/s %6.2f M"
+           "  primary/s %6.2f M  %6.2f Gbit/s  (%.0f ns/frame)\n",
+           plen, n_conns, window, 2 * n_released / dt / 1e6,
+           n_released / dt / 1e6, n_released * plen * 8 / dt / 1e9,
+           dt * 1e9 / (2 * n_released));
     colo_cmp_engine_free(e);
     g_free(conns);
 }
@@ -162,12 +182,16 @@ int main(int argc, char **argv)
     static const size_t sizes[] = { 64, 512, 1460 };
     static const uint32_t counts[] = { 1, 100, 10000 };
     uint64_t frames = argc > 1 ? g_ascii_strtoull(argv[1], NULL, 0) : 2000000;
+    uint32_t window = argc > 2 ? g_ascii_strtoull(argv[2], NULL, 0) : 1000;
     size_t i, j;
 
     for (i = 0; i < G_N_ELEMENTS(sizes); i++) {
         for (j = 0; j < G_N_ELEMENTS(counts); j++) {
-            run(sizes[i], counts[j], frames);
+            run(sizes[i], counts[j], frames, 1);
         }
+    }
+    for (i = 0; window && i < G_N_ELEMENTS(sizes); i++) {
+        run(sizes[i], 1, frames, window);
     }
     return 0;
 }

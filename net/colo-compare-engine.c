@@ -22,6 +22,15 @@
  * state is reset lazily after a checkpoint: each flow records the engine
  * epoch it belongs to.
  *
+ * The TCP lists (ppend[CLS_TCP], sq[CLS_TCP]) are usually "chains":
+ * each segment starts where the previous one ends and the whole spans
+ * less than TCP_CHAIN_MAX.  Then the segments the comparison point has
+ * passed are a prefix of the list and the first other one is the one
+ * covering it, so finding it costs O(1) amortised instead of a walk of
+ * the list (which made a flow with many queued segments quadratic).  A
+ * flag per list records whether it is a chain; a full walk, which gives
+ * the same result in every case, is the fallback and recomputes it.
+ *
  * A new frame is first processed from the caller's buffer (a #CmpFrame on
  * the stack pointing at it); it is copied only if it must be kept.
  */
@@ -139,6 +148,7 @@ struct CmpFlow {
     uint32_t synack_ack;            /* ack number of its last SYN+ACK */
     uint32_t cmp;                   /* all bytes before it compared */
     uint64_t off64;                 /* stream offset of cmp */
+    bool chain[2];                  /* ppend/sq[CLS_TCP] form a chain */
     CmpFrameList pq;
     CmpFrameList ppend[CLS__MAX];
     CmpFrameList sq[CLS__MAX];
@@ -200,10 +210,59 @@ static inline bool seq_le(uint32_t a, uint32_t b)
     return (int32_t)(a - b) <= 0;
 }
 
+/* Longest span of sequence space a TCP list may cover to be a chain */
+#define TCP_CHAIN_MAX   0x40000000u
+
 /* Whether @now - @then >= @span, without signed overflow. */
 static bool elapsed(int64_t now, int64_t then, int64_t span)
 {
     return now >= then && (uint64_t)now - (uint64_t)then >= (uint64_t)span;
+}
+
+/*
+ * TCP chains (see the top of the file)
+ */
+
+/*
+ * Whether a TCP list that runs from @head to @tail (both NULL if it is
+ * empty) and is a chain if @chain is still one once @f is appended.
+ */
+static bool tcp_chain_extend(bool chain, const CmpFrame *head,
+                             const CmpFrame *tail, const CmpFrame *f)
+{
+    uint64_t span = (uint32_t)(f->info.end - f->info.seq);
+
+    if (tail) {
+        if (!chain || f->info.seq != tail->info.end) {
+            return false;
+        }
+        /* the list's true span: it is below TCP_CHAIN_MAX */
+        span += (uint32_t)(tail->info.end - head->info.seq);
+    }
+    return span < TCP_CHAIN_MAX;
+}
+
+/*
+ * Whether the retired segments of the chain from @head to @tail are a
+ * prefix of it followed by the covering one, if any: true if @cmp is
+ * within the chain (as integers, since the chain spans less than 2^30),
+ * or before it by less than 2^31 - span (then every segment is ahead).
+ */
+static bool tcp_chain_usable(const CmpFrame *head, const CmpFrame *tail,
+                             uint32_t cmp)
+{
+    uint32_t span = tail->info.end - head->info.seq;
+
+    return (uint32_t)(cmp - head->info.seq) <= span ||
+           (uint32_t)(head->info.seq - cmp) < 0x80000000u - span;
+}
+
+/* A segment leaves a TCP list of a flow: unless it is the head, no chain */
+static void tcp_chain_remove(CmpFlow *flow, CmpFrame *f, CmpFrame *head)
+{
+    if (f->cls == CLS_TCP && f != head) {
+        flow->chain[f->side] = false;
+    }
 }
 
 /*
@@ -390,9 +449,21 @@ static void frame_persist(ColoCompareEngine *e, CmpFlow *flow,
     if (f->side == COLO_CMP_PRIMARY) {
         QTAILQ_INSERT_TAIL(&flow->pq, f, link);
         if (f->outcome == OUT_PENDING) {
+            if (f->cls == CLS_TCP) {
+                flow->chain[f->side] =
+                    tcp_chain_extend(flow->chain[f->side],
+                                     QTAILQ_FIRST(&flow->ppend[CLS_TCP]),
+                                     QTAILQ_LAST(&flow->ppend[CLS_TCP]), f);
+            }
             QTAILQ_INSERT_TAIL(&flow->ppend[f->cls], f, plink);
         }
     } else {
+        if (f->cls == CLS_TCP) {
+            flow->chain[f->side] =
+                tcp_chain_extend(flow->chain[f->side],
+                                 QTAILQ_FIRST(&flow->sq[CLS_TCP]),
+                                 QTAILQ_LAST(&flow->sq[CLS_TCP]), f);
+        }
         QTAILQ_INSERT_TAIL(&flow->sq[f->cls], f, link);
     }
     QTAILQ_INSERT_TAIL(&e->gq[f->side], f, glink);
@@ -413,9 +484,11 @@ static void frame_dispose(ColoCompareEngine *e, CmpFrame *f)
     if (f->side == COLO_CMP_PRIMARY) {
         QTAILQ_REMOVE(&flow->pq, f, link);
         if (f->outcome == OUT_PENDING) {
+            tcp_chain_remove(flow, f, QTAILQ_FIRST(&flow->ppend[f->cls]));
             QTAILQ_REMOVE(&flow->ppend[f->cls], f, plink);
         }
     } else {
+        tcp_chain_remove(flow, f, QTAILQ_FIRST(&flow->sq[f->cls]));
         QTAILQ_REMOVE(&flow->sq[f->cls], f, link);
     }
     QTAILQ_REMOVE(&e->gq[f->side], f, glink);
@@ -445,6 +518,7 @@ static void primary_decide(CmpFlow *flow, CmpFrame *f, CmpOutcome outcome)
 {
     assert(f->outcome == OUT_PENDING);
     if (f->linked) {
+        tcp_chain_remove(flow, f, QTAILQ_FIRST(&flow->ppend[f->cls]));
         QTAILQ_REMOVE(&flow->ppend[f->cls], f, plink);
     }
     f->outcome = outcome;
@@ -600,19 +674,41 @@ static bool syn_match(ColoCompareEngine *e, CmpFlow *flow,
 /*
  * TCP stream.  A segment "covers" the comparison point if
  * seq <= cmp < end.  Segments that end at or before it are retired.
+ * Each list is searched from its head if it is a usable chain, else
+ * walked in full (and whether it is a chain recomputed).
  */
 
 static CmpFrame *tcp_cover_primary(CmpFlow *flow, CmpFrame *extra)
 {
-    CmpFrame *f, *next, *found = NULL;
+    CmpFrameList *l = &flow->ppend[CLS_TCP];
+    CmpFrame *f, *next, *head = NULL, *prev = NULL, *found = NULL;
+    bool chain = true;
 
-    QTAILQ_FOREACH_SAFE(f, &flow->ppend[CLS_TCP], plink, next) {
-        if (seq_le(f->info.end, flow->cmp)) {
+    f = QTAILQ_FIRST(l);
+    if (f && flow->chain[COLO_CMP_PRIMARY] &&
+        tcp_chain_usable(f, QTAILQ_LAST(l), flow->cmp)) {
+        while ((f = QTAILQ_FIRST(l)) && seq_le(f->info.end, flow->cmp)) {
             primary_decide(flow, f, f->compared ? OUT_IDENTICAL
                                                 : OUT_UNCOMPARED);
-        } else if (!found && seq_le(f->info.seq, flow->cmp)) {
+        }
+        if (f && seq_le(f->info.seq, flow->cmp)) {
             found = f;
         }
+    } else {
+        QTAILQ_FOREACH_SAFE(f, l, plink, next) {
+            if (seq_le(f->info.end, flow->cmp)) {
+                primary_decide(flow, f, f->compared ? OUT_IDENTICAL
+                                                    : OUT_UNCOMPARED);
+                continue;
+            }
+            if (!found && seq_le(f->info.seq, flow->cmp)) {
+                found = f;
+            }
+            chain = tcp_chain_extend(chain, head, prev, f);
+            head = head ? head : f;
+            prev = f;
+        }
+        flow->chain[COLO_CMP_PRIMARY] = chain;
     }
     if (extra && extra->side == COLO_CMP_PRIMARY &&
         extra->outcome == OUT_PENDING) {
@@ -629,14 +725,34 @@ static CmpFrame *tcp_cover_primary(CmpFlow *flow, CmpFrame *extra)
 static CmpFrame *tcp_cover_secondary(ColoCompareEngine *e, CmpFlow *flow,
                                      CmpFrame *extra)
 {
-    CmpFrame *f, *next, *found = NULL;
+    CmpFrameList *l = &flow->sq[CLS_TCP];
+    CmpFrame *f, *next, *head = NULL, *prev = NULL, *found = NULL;
+    bool chain = true;
 
-    QTAILQ_FOREACH_SAFE(f, &flow->sq[CLS_TCP], link, next) {
-        if (seq_le(f->info.end, flow->cmp)) {
+    f = QTAILQ_FIRST(l);
+    if (f && flow->chain[COLO_CMP_SECONDARY] &&
+        tcp_chain_usable(f, QTAILQ_LAST(l), flow->cmp)) {
+        while ((f = QTAILQ_FIRST(l)) && seq_le(f->info.end, flow->cmp)) {
             frame_drop(e, f, f->compared ? DROP_MATCHED : DROP_UNCOMPARED);
-        } else if (!found && seq_le(f->info.seq, flow->cmp)) {
+        }
+        if (f && seq_le(f->info.seq, flow->cmp)) {
             found = f;
         }
+    } else {
+        QTAILQ_FOREACH_SAFE(f, l, link, next) {
+            if (seq_le(f->info.end, flow->cmp)) {
+                frame_drop(e, f, f->compared ? DROP_MATCHED
+                                             : DROP_UNCOMPARED);
+                continue;
+            }
+            if (!found && seq_le(f->info.seq, flow->cmp)) {
+                found = f;
+            }
+            chain = tcp_chain_extend(chain, head, prev, f);
+            head = head ? head : f;
+            prev = f;
+        }
+        flow->chain[COLO_CMP_SECONDARY] = chain;
     }
     if (extra && extra->side == COLO_CMP_SECONDARY &&
         extra->outcome == OUT_PENDING) {
