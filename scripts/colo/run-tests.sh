@@ -20,12 +20,14 @@ mkdir -p "$logdir"
 pass=0
 fail=0
 skip=0
+todo=0
+rm -f "$logdir/known-failures"
 failed_names=()
 
 # run_tap NAME CMD... : run a TAP-speaking program, fold its results in.
 run_tap()
 {
-    local name=$1 log=$logdir/$1.log rc p f s
+    local name=$1 log=$logdir/$1.log rc p f s t
     shift
     mkdir -p "$(dirname "$log")"
     printf '%-44s ' "$name"
@@ -35,7 +37,14 @@ run_tap()
     set -e
     p=$(grep -E '^ok [0-9]+' "$log" | grep -vc '# SKIP' || true)
     s=$(grep -E '^ok [0-9]+' "$log" | grep -c '# SKIP' || true)
-    f=$(grep -Ec '^not ok [0-9]+' "$log" || true)
+    # TAP TODO: a known bug, reported and listed but not a failure
+    t=$(grep -E '^not ok [0-9]+' "$log" | grep -c '# TODO' || true)
+    f=$(grep -E '^not ok [0-9]+' "$log" | grep -vc '# TODO' || true)
+    s=$((s + t))
+    todo=$((todo + t))
+    if [ "$t" != 0 ]; then
+        grep -E '^not ok [0-9]+.*# TODO' "$log" | sed "s|^|$name: |" >> "$logdir/known-failures"
+    fi
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
         f=1
         echo "exit status $rc without a failed test: counted as one failure" >> "$log"
@@ -112,6 +121,10 @@ for s in "${suites[@]}"; do
     esac
 done
 
+if [ "$todo" != 0 ]; then
+    echo "known failures (TAP TODO, counted as skipped): $todo"
+    sort -u "$logdir/known-failures" | head -n 10 | sed 's/^/    /'
+fi
 if [ ${#failed_names[@]} -gt 0 ]; then
     echo "failed: ${failed_names[*]}"
 fi
