@@ -12,7 +12,7 @@
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
 #include "qemu/bswap.h"
-#include "colo-proxy-qtest.h"
+#include "colo-filter-rig.h"
 
 char *rig_path(Rig *r, const char *name)
 {

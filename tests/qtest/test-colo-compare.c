@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include "libqtest.h"
+#include "colo-proxy-qtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
@@ -29,24 +30,9 @@
 #include "qapi/error.h"
 #include "qemu/bswap.h"
 
-#define TIMEOUT_MS 20000
 #define LONG_TIMEOUT "60000"    /* compare_timeout that never expires */
 
 /* Sockets */
-
-static int listen_unix(const char *path)
-{
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpuint(strlen(path), <, sizeof(addr.sun_path));
-    strcpy(addr.sun_path, path);
-    unlink(path);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    g_assert_cmpint(listen(fd, 4), ==, 0);
-    return fd;
-}
 
 static int connect_unix(const char *path)
 {
@@ -59,86 +45,6 @@ static int connect_unix(const char *path)
     g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==,
                     0);
     return fd;
-}
-
-static bool wait_fd(int fd, short events, int timeout_ms)
-{
-    struct pollfd pfd = { .fd = fd, .events = events };
-    int ret;
-
-    do {
-        ret = poll(&pfd, 1, timeout_ms);
-    } while (ret < 0 && errno == EINTR);
-    g_assert_cmpint(ret, >=, 0);
-    return ret > 0;
-}
-
-static int accept_timeout(int lfd)
-{
-    int fd;
-
-    g_assert_true(wait_fd(lfd, POLLIN, TIMEOUT_MS));
-    fd = accept(lfd, NULL, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    return fd;
-}
-
-static void write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-
-    while (len) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-            g_assert_true(wait_fd(fd, POLLOUT, TIMEOUT_MS));
-            continue;
-        }
-        g_assert_cmpint(n, >, 0);
-        p += n;
-        len -= n;
-    }
-}
-
-/* Read exactly @len bytes; false on EOF before the first byte. */
-static bool read_exact(int fd, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-    size_t got = 0;
-
-    while (got < len) {
-        ssize_t n;
-
-        g_assert_true(wait_fd(fd, POLLIN, TIMEOUT_MS));
-        n = read(fd, p + got, len - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        g_assert_cmpint(n, >=, 0);
-        if (n == 0) {
-            g_assert_cmpuint(got, ==, 0);
-            return false;
-        }
-        got += n;
-    }
-    return true;
-}
-
-static bool fd_idle(int fd)
-{
-    return !wait_fd(fd, POLLIN, 0);
-}
-
-/* Wait for EOF on @fd (QEMU closed it), discarding any data. */
-static void wait_eof(int fd)
-{
-    uint8_t buf[4096];
-    ssize_t n;
-
-    do {
-        g_assert_true(wait_fd(fd, POLLIN, TIMEOUT_MS));
-        n = read(fd, buf, sizeof(buf));
-    } while (n > 0 || (n < 0 && errno == EINTR));
 }
 
 /* Wire format */

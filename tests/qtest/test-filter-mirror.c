@@ -32,7 +32,7 @@
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
 #include "qemu/bswap.h"
-#include "colo-proxy-qtest.h"
+#include "colo-filter-rig.h"
 
 
 static uint64_t qom_get_uint(QTestState *qts, const char *path,

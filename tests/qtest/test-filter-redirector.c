@@ -25,7 +25,7 @@
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
 #include "qemu/bswap.h"
-#include "colo-proxy-qtest.h"
+#include "colo-filter-rig.h"
 
 
 typedef struct RedirCase {

@@ -22,11 +22,11 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include "libqtest.h"
+#include "colo-proxy-qtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "qemu/bswap.h"
 
-#define TIMEOUT_MS 20000
 #define NS_PER_S 1000000000LL
 
 typedef struct Rig {
@@ -39,36 +39,7 @@ typedef struct Rig {
  * Socket helpers
  */
 
-static bool wait_fd(int fd, short events, int timeout_ms)
-{
-    struct pollfd pfd = { .fd = fd, .events = events };
-    int ret;
-
-    do {
-        ret = poll(&pfd, 1, timeout_ms);
-    } while (ret < 0 && errno == EINTR);
-    g_assert_cmpint(ret, >=, 0);
-    return ret > 0;
-}
-
-static void write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-
-    while (len) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-            g_assert_true(wait_fd(fd, POLLOUT, TIMEOUT_MS));
-            continue;
-        }
-        g_assert_cmpint(n, >, 0);
-        p += n;
-        len -= n;
-    }
-}
-
-static void read_exact(int fd, void *buf, size_t len)
+static void read_all(int fd, void *buf, size_t len)
 {
     uint8_t *p = buf;
 
@@ -86,25 +57,15 @@ static void read_exact(int fd, void *buf, size_t len)
     }
 }
 
-/* A socket netdev frames with a 4-byte big-endian length. */
-static void net_send(int fd, const uint8_t *frame, size_t len)
-{
-    uint8_t hdr[4];
-
-    stl_be_p(hdr, len);
-    write_all(fd, hdr, 4);
-    write_all(fd, frame, len);
-}
-
 static size_t net_recv(int fd, uint8_t *buf, size_t size)
 {
     uint8_t hdr[4];
     uint32_t len;
 
-    read_exact(fd, hdr, 4);
+    read_all(fd, hdr, 4);
     len = ldl_be_p(hdr);
     g_assert_cmpuint(len, <=, size);
-    read_exact(fd, buf, len);
+    read_all(fd, buf, len);
     return len;
 }
 
@@ -312,28 +273,6 @@ static void rig_stop(Rig *r)
     qtest_quit(r->qts);
     close(r->gnet);
     close(r->pnet);
-}
-
-/* The query-colo-proxy entry of @id (a new reference), or NULL */
-static QDict *proxy_info(QTestState *qts, const char *id)
-{
-    QDict *resp = qtest_qmp(qts, "{'execute': 'query-colo-proxy'}");
-    QList *list = qdict_get_qlist(resp, "return");
-    QDict *found = NULL;
-    QListEntry *e;
-
-    g_assert_nonnull(list);
-    QLIST_FOREACH_ENTRY(list, e) {
-        QDict *info = qobject_to(QDict, qlist_entry_obj(e));
-
-        if (!strcmp(qdict_get_str(info, "id"), id)) {
-            g_assert_null(found);
-            found = info;
-        }
-    }
-    qobject_ref(found);
-    qobject_unref(resp);
-    return found;
 }
 
 static int64_t counter(Rig *r, const char *name)
