@@ -56,6 +56,7 @@ struct RwConn {
     QTAILQ_ENTRY(RwConn) rw_next;   /* on @rewriting while pinned */
     ColoFlowKey gkey;               /* guest's view, guest -> peer */
     uint32_t guest_isn;
+    uint32_t guest_tsval;           /* TSval of the guest's SYN */
     uint32_t peer_isn;
     uint32_t primary_isn;           /* if pisn_known */
     uint32_t offset;                /* primary ISN - guest ISN */
@@ -64,6 +65,7 @@ struct RwConn {
     bool active;                    /* opened by the guest */
     bool pinned;
     bool pisn_known;                /* passive: the peer acked Ip first */
+    bool guest_ts;                  /* guest_tsval is known */
     uint8_t guest_dir;              /* ColoDir of frames from the guest */
 };
 
@@ -77,6 +79,27 @@ typedef struct RwGroup {
     RwConnList list;                /* oldest SYN first */
 } RwGroup;
 
+/*
+ * A SYN-ACK towards the guest parked until the guest's SYN (see
+ * colo-rewrite.h).  At most @park_max of them, on @parked oldest first.
+ */
+typedef struct RwParked {
+    QTAILQ_ENTRY(RwParked) next;
+    ColoFlowKey dk;                 /* destination, guest's view, sport 0 */
+    ColoFlowKey ck;                 /* canonical key of the primary's flow */
+    uint16_t primary_port;
+    bool ready;                     /* releasable */
+    bool claimed;                   /* paired with a guest SYN */
+    bool process;                   /* pass through to_guest on release */
+    bool syn_ack;                   /* else a later frame of the flow */
+    int64_t since;
+    size_t vnet_hdr_len;
+    size_t len;
+    uint8_t frame[];
+} RwParked;
+
+typedef QTAILQ_HEAD(RwParkedList, RwParked) RwParkedList;
+
 /* Removal reason meaning "closed or idle, ask the entry" */
 #define RW_RM_EXPIRING COLO_RW_RM__MAX
 
@@ -89,6 +112,10 @@ struct ColoRewriter {
     ColoRewriteCounters cnt;
     unsigned rm_reason;             /* for conn_destroy() */
     bool freeing;
+    bool releasing;                 /* no parking: releasing a frame */
+    RwParkedList parked;
+    uint32_t n_ready;
+
 };
 
 /*
@@ -401,6 +428,163 @@ void colo_rewrite_patch_apply(const ColoRewritePatch *patch, uint8_t *buf)
 }
 
 /*
+ * Parked SYN-ACKs
+ */
+
+static void park_add(ColoRewriter *rw, const uint8_t *frame, size_t len,
+                     size_t vnet_hdr_len, const ColoFlowKey *key,
+                     uint8_t tcp_flags, int64_t now)
+{
+    RwParked *p = g_malloc0(sizeof(*p) + len);
+
+    p->dk = *key;
+    colo_flow_key_reverse(&p->dk);
+    p->primary_port = p->dk.sport;
+    p->dk.sport = 0;
+    p->ck = *key;
+    colo_flow_key_canonicalize(&p->ck);
+    p->since = now;
+    p->syn_ack = (tcp_flags & (COLO_TCP_SYN | COLO_TCP_ACK)) ==
+                 (COLO_TCP_SYN | COLO_TCP_ACK);
+    p->vnet_hdr_len = vnet_hdr_len;
+    p->len = len;
+    memcpy(p->frame, frame, len);
+    QTAILQ_INSERT_TAIL(&rw->parked, p, next);
+    rw->cnt.parked++;
+    if (p->syn_ack) {
+        rw->cnt.parked_syn_acks++;
+    }
+    emit(rw, COLO_RW_EV_PARKED, COLO_RW_TO_GUEST, NULL, key, 0);
+}
+
+static void park_ready(ColoRewriter *rw, RwParked *p, bool process)
+{
+    if (!p->ready) {
+        p->ready = true;
+        p->process = process;
+        rw->n_ready++;
+    }
+}
+
+/*
+ * The guest's new SYN @r (pending): pair it with the oldest parked
+ * SYN-ACK to its destination, one for the guest's own port first, as
+ * peer_syn_ack() would have, and make that SYN-ACK releasable.
+ */
+static void park_claim(ColoRewriter *rw, RwConn *r, int64_t now)
+{
+    ColoFlowKey dk = r->gkey;
+    RwParked *p, *best = NULL;
+
+    if (r->state != RW_ACTIVE_SYN || QTAILQ_EMPTY(&rw->parked)) {
+        return;
+    }
+    dk.sport = 0;
+    QTAILQ_FOREACH(p, &rw->parked, next) {
+        if (p->ready || !p->syn_ack || !colo_flow_key_equal(&p->dk, &dk) ||
+            colo_conn_lookup(rw->by_peer, &p->ck)) {
+            continue;
+        }
+        if (p->primary_port == r->gkey.sport) {
+            best = p;
+            break;
+        }
+        if (!best) {
+            best = p;
+        }
+    }
+    if (!best || !idx_add(rw, r, &best->ck, now)) {
+        return;
+    }
+    leave_pending(rw, r);
+    r->primary_port = best->primary_port;
+    r->state = RW_ACTIVE_PAIRED;
+    rw->cnt.ports_mapped++;
+    emit(rw, COLO_RW_EV_PORT_MAPPED, COLO_RW_FROM_GUEST, r, NULL, 0);
+    /* Its retransmissions and the later frames of the flow go with it */
+    QTAILQ_FOREACH(p, &rw->parked, next) {
+        if (!p->ready && colo_flow_key_equal(&p->ck, &best->ck)) {
+            p->claimed = true;
+            park_ready(rw, p, true);
+        }
+    }
+}
+
+/* Is a frame of the primary's flow @ck parked (waiting for a SYN)? */
+static bool park_holds(ColoRewriter *rw, const ColoFlowKey *ck)
+{
+    RwParked *p;
+
+    QTAILQ_FOREACH(p, &rw->parked, next) {
+        if (colo_flow_key_equal(&p->ck, ck)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Make every parked frame releasable, unchanged */
+static void park_flush(ColoRewriter *rw)
+{
+    RwParked *p;
+
+    QTAILQ_FOREACH(p, &rw->parked, next) {
+        park_ready(rw, p, false);
+        p->process = false;
+    }
+}
+
+static ColoRewriteResult handle_in_place(ColoRewriter *rw, ColoRewriteDir dir,
+                                         uint8_t *frame, size_t len,
+                                         size_t vnet_hdr_len, int64_t now);
+
+uint32_t colo_rewriter_release(ColoRewriter *rw, int64_t now,
+                               ColoRewriteReleaseFn *fn, void *opaque)
+{
+    RwParkedList done = QTAILQ_HEAD_INITIALIZER(done);
+    RwParked *p, *next;
+    uint32_t n = 0;
+
+    QTAILQ_FOREACH_SAFE(p, &rw->parked, next, next) {
+        if (p->ready) {
+            QTAILQ_REMOVE(&rw->parked, p, next);
+            QTAILQ_INSERT_TAIL(&done, p, next);
+            rw->n_ready--;
+            rw->cnt.parked--;
+        }
+    }
+    while ((p = QTAILQ_FIRST(&done))) {
+        QTAILQ_REMOVE(&done, p, next);
+        if (p->process) {
+            rw->releasing = true;
+            handle_in_place(rw, COLO_RW_TO_GUEST, p->frame, p->len,
+                            p->vnet_hdr_len, now);
+            rw->releasing = false;
+        } else if (!p->claimed && p->syn_ack) {
+            ColoFlowKey gkey = p->dk;
+
+            gkey.sport = p->primary_port;
+            rw->cnt.unmatched_syn_acks++;
+            emit(rw, COLO_RW_EV_UNMATCHED, COLO_RW_TO_GUEST, NULL, &gkey, 0);
+        }
+        fn(p->frame, p->len, p->vnet_hdr_len, opaque);
+        g_free(p);
+        n++;
+    }
+    return n;
+}
+
+uint32_t colo_rewriter_releasable(const ColoRewriter *rw)
+{
+    return rw->n_ready;
+}
+
+uint32_t colo_rewriter_parked(const ColoRewriter *rw)
+{
+    return rw->cnt.parked;
+}
+
+/*
  * Frames from the guest
  */
 
@@ -436,9 +620,14 @@ static ColoRewriteResult from_guest(ColoRewriter *rw, ColoRewritePatch *p,
         }
         r->active = true;
         r->guest_isn = pkt->tcp_seq;
+        if (pkt->tcp_ts_off) {
+            r->guest_ts = true;
+            r->guest_tsval = ldl_be_p(pkt->data + pkt->tcp_ts_off);
+        }
         r->state = RW_ACTIVE_SYN;
         rw->cnt.pending++;
         pending_add(rw, r, now);
+        park_claim(rw, r, now);
     }
     c = rec_conn(r);
 
@@ -544,7 +733,7 @@ static RwConn *peer_syn(ColoRewriter *rw, const ColoPacket *pkt,
  * connections in the same order.
  */
 static RwConn *peer_syn_ack(ColoRewriter *rw, const ColoFlowKey *key,
-                            const ColoFlowKey *ck, int64_t now)
+                            const ColoFlowKey *ck, int64_t now, bool *park)
 {
     ColoFlowKey gkey = *key;
     RwConn *r;
@@ -560,6 +749,11 @@ static RwConn *peer_syn_ack(ColoRewriter *rw, const ColoFlowKey *key,
         if (g) {
             r = QTAILQ_FIRST(&((RwGroup *)colo_conn_priv(g))->list);
         }
+    }
+    if (!r && !rw->releasing && rw->cnt.parked < rw->cfg.park_max) {
+        /* The guest's SYN may still come: colo_rewriter_handle() parks */
+        *park = true;
+        return NULL;
     }
     if (!r) {
         rw->cnt.unmatched_syn_acks++;
@@ -588,9 +782,18 @@ static ColoRewriteResult to_guest(ColoRewriter *rw, ColoRewritePatch *p,
     RwConn *r = NULL;
     uint32_t orig_ack = pkt->tcp_ack;
     uint32_t ack = orig_ack;
+    bool park = false;
     unsigned i;
 
     colo_flow_key_canonicalize(&ck);
+    if (rw->cnt.parked && !rw->releasing && park_holds(rw, &ck)) {
+        /*
+         * A frame of a flow whose SYN-ACK is parked: it must reach the
+         * guest after it, rewritten the same way.
+         */
+        return rw->cnt.parked < rw->cfg.park_max ? COLO_RW_PARK
+                                                  : COLO_RW_UNTRACKED;
+    }
     ic = colo_conn_lookup(rw->by_peer, &ck);
     if (ic) {
         r = ((RwIdx *)colo_conn_priv(ic))->conn;
@@ -613,10 +816,10 @@ static ColoRewriteResult to_guest(ColoRewriter *rw, ColoRewritePatch *p,
             r = peer_syn(rw, pkt, key, &ck, now);
         } else if ((f & (COLO_TCP_SYN | COLO_TCP_ACK)) ==
                    (COLO_TCP_SYN | COLO_TCP_ACK)) {
-            r = peer_syn_ack(rw, key, &ck, now);
+            r = peer_syn_ack(rw, key, &ck, now, &park);
         }
         if (!r) {
-            return COLO_RW_UNTRACKED;
+            return park ? COLO_RW_PARK : COLO_RW_UNTRACKED;
         }
     }
     c = rec_conn(r);
@@ -636,6 +839,16 @@ static ColoRewriteResult to_guest(ColoRewriter *rw, ColoRewritePatch *p,
         if (f & COLO_TCP_ACK) {
             ack = pkt->tcp_ack - r->offset;
             add_op(p, pkt->l4_off + 8, ack, 4);
+        }
+        if (r->active && r->guest_ts && pkt->tcp_ts_off &&
+            (f & (COLO_TCP_SYN | COLO_TCP_ACK)) ==
+            (COLO_TCP_SYN | COLO_TCP_ACK)) {
+            /*
+             * The SYN-ACK echoes the primary's SYN timestamp; a guest in
+             * SYN-SENT rejects (RST) an echo older than its own SYN,
+             * which it is when the secondary sent its SYN later.
+             */
+            add_op(p, pkt->tcp_ts_off + 4, r->guest_tsval, 4);
         }
         if (r->offset) {
             for (i = 0; i < pkt->tcp_n_sack; i++) {
@@ -694,6 +907,9 @@ ColoRewriteResult colo_rewriter_handle(ColoRewriter *rw, ColoRewriteDir dir,
     }
     if (res == COLO_RW_REWRITTEN) {
         rw->cnt.frames_rewritten++;
+    } else if (res == COLO_RW_PARK) {
+        park_add(rw, frame, len, vnet_hdr_len, &key, patch->pkt.tcp_flags,
+                 now);
     }
     return res;
 }
@@ -746,6 +962,7 @@ uint32_t colo_rewriter_checkpoint(ColoRewriter *rw)
     uint32_t n = colo_conn_count(rw->conns);
 
     rw->cnt.checkpoints++;
+    park_flush(rw);
     if (rw->cnt.failed_over) {
         return 0;
     }
@@ -771,6 +988,7 @@ uint32_t colo_rewriter_failover(ColoRewriter *rw)
         return 0;
     }
     rw->cnt.failed_over = true;
+    park_flush(rw);
     colo_conn_foreach(rw->conns, drop_unpaired, rw);
     return n - colo_conn_count(rw->conns);
 }
@@ -783,9 +1001,23 @@ bool colo_rewriter_failed_over(const ColoRewriter *rw)
 uint32_t colo_rewriter_expire(ColoRewriter *rw, int64_t now)
 {
     int64_t idle = rw->cfg.idle_timeout_ns;
+    RwParked *p;
     uint32_t n;
     RwConn *r;
 
+    QTAILQ_FOREACH(p, &rw->parked, next) {
+        if (!p->ready && rw->cfg.park_timeout_ns > 0 &&
+            elapsed(now, p->since, rw->cfg.park_timeout_ns)) {
+            RwParked *q;
+
+            /* with the later frames of its flow, in order */
+            QTAILQ_FOREACH(q, &rw->parked, next) {
+                if (colo_flow_key_equal(&q->ck, &p->ck)) {
+                    park_ready(rw, q, false);
+                }
+            }
+        }
+    }
     rw->rm_reason = RW_RM_EXPIRING;
     n = colo_conn_expire(rw->conns, now);
     while (idle > 0 && (r = QTAILQ_FIRST(&rw->rewriting)) &&
@@ -818,6 +1050,7 @@ ColoRewriter *colo_rewriter_new(const ColoRewriterConfig *cfg)
     rw->cfg = *cfg;
     rw->rm_reason = COLO_RW_RM_EVICTED;
     QTAILQ_INIT(&rw->rewriting);
+    QTAILQ_INIT(&rw->parked);
     rw->conns = colo_conn_table_new(&tc);
 
     /* The other two never expire: their entries die with the connection */
@@ -837,10 +1070,16 @@ ColoRewriter *colo_rewriter_new(const ColoRewriterConfig *cfg)
 
 void colo_rewriter_free(ColoRewriter *rw)
 {
+    RwParked *p;
+
     if (!rw) {
         return;
     }
     rw->freeing = true;
+    while ((p = QTAILQ_FIRST(&rw->parked))) {
+        QTAILQ_REMOVE(&rw->parked, p, next);
+        g_free(p);
+    }
     colo_conn_table_free(rw->conns);
     colo_conn_table_free(rw->by_peer);
     colo_conn_table_free(rw->pending);
@@ -892,6 +1131,7 @@ const char *colo_rewrite_result_name(ColoRewriteResult res)
         [COLO_RW_MALFORMED] = "malformed",
         [COLO_RW_UNTRACKED] = "untracked",
         [COLO_RW_NOT_TCP] = "not-tcp",
+        [COLO_RW_PARK] = "park",
     };
 
     if ((unsigned)res < ARRAY_SIZE(names)) {
@@ -1004,8 +1244,21 @@ static bool check_idx(ColoConn *ic, void *opaque)
 bool colo_rewriter_check(ColoRewriter *rw)
 {
     RwCheck ck = { .rw = rw, .ok = true };
-    uint32_t n_list = 0;
+    uint32_t n_list = 0, n_parked = 0, n_ready = 0;
+    RwParked *p;
     RwConn *r;
+
+    QTAILQ_FOREACH(p, &rw->parked, next) {
+        n_parked++;
+        n_ready += p->ready;
+        if (p->process && !p->claimed) {
+            return false;
+        }
+    }
+    if (n_parked != rw->cnt.parked || n_ready != rw->n_ready ||
+        n_parked > rw->cfg.park_max) {
+        return false;
+    }
 
     colo_conn_foreach(rw->conns, check_conn, &ck);
     colo_conn_foreach(rw->pending, check_group, &ck);

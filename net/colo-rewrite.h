@@ -48,8 +48,25 @@ typedef enum ColoRewriteDir {
 /**
  * ColoRewriteResult: what colo_rewriter_handle() did with a frame.
  *
- * Only %COLO_RW_REWRITTEN changes the frame; every other result means the
- * frame must be passed on exactly as it came.
+ * Only %COLO_RW_REWRITTEN changes the frame; %COLO_RW_PARK means the
+ * rewriter kept a copy of the frame, which the caller must consume (not
+ * pass on); every other result means the frame must be passed on exactly
+ * as it came.
+ *
+ * Parking: the secondary runs behind the primary, so the peer's SYN-ACK
+ * for a connection the primary opened may come towards the guest before
+ * the secondary guest sent its own SYN.  Such a SYN-ACK (when parking
+ * is enabled, see #ColoRewriterConfig) is parked, keyed by its
+ * destination as the guest sees it.  A guest SYN to that destination
+ * claims the oldest parked SYN-ACK (one for the guest's own port first)
+ * and is paired with it; the SYN-ACK then becomes releasable, and
+ * colo_rewriter_release() passes it through the normal to-guest path
+ * (learning the offset, rewriting it; the TCP timestamp it echoes
+ * becomes the one of the guest's SYN, which a guest in SYN-SENT wants
+ * not older than its SYN) before handing it back.  Later frames of the
+ * same flow towards the guest are parked behind it and go with it.  Parked
+ * SYN-ACKs never claimed are released unchanged after the park timeout,
+ * at a checkpoint or at failover.
  */
 typedef enum ColoRewriteResult {
     COLO_RW_UNCHANGED = 0,  /* TCP of a tracked connection, no change */
@@ -57,6 +74,7 @@ typedef enum ColoRewriteResult {
     COLO_RW_MALFORMED,      /* the packet layer refused the frame */
     COLO_RW_UNTRACKED,      /* TCP of no tracked connection */
     COLO_RW_NOT_TCP,        /* well-formed, but not a TCP segment */
+    COLO_RW_PARK,           /* kept: see colo_rewriter_release() */
 } ColoRewriteResult;
 
 /**
@@ -75,6 +93,8 @@ typedef enum ColoRewriteEventKind {
     COLO_RW_EV_TABLE_FULL,
     /* the packet layer refused a frame: @error; @key is NULL */
     COLO_RW_EV_MALFORMED,
+    /* SYN-ACK towards the guest parked, waiting for the guest's SYN */
+    COLO_RW_EV_PARKED,
 } ColoRewriteEventKind;
 
 /**
@@ -136,6 +156,13 @@ typedef void ColoRewriteEventFn(const ColoRewriteEvent *ev, void *opaque);
  * @closed_linger_ns: closed connections (FIN both ways, or RST) are
  *                   forgotten this long after closing
  * @hash_seed: hash seed (pass a random value in production)
+ * @park_max: bound on parked frames: SYN-ACKs and the frames of their
+ *                   flows that come after them, parked behind them to
+ *                   keep the order (0: parking disabled, unmatched
+ *                   SYN-ACKs pass unchanged at once)
+ * @park_timeout_ns: a parked SYN-ACK no guest SYN claimed is released
+ *                   unchanged after this long (<= 0: only at checkpoint
+ *                   or failover)
  * @event: optional event callback (for trace events)
  * @opaque: passed to @event
  */
@@ -145,6 +172,8 @@ typedef struct ColoRewriterConfig {
     int64_t handshake_timeout_ns;
     int64_t closed_linger_ns;
     uint32_t hash_seed;
+    uint32_t park_max;
+    int64_t park_timeout_ns;
     ColoRewriteEventFn *event;
     void *opaque;
 } ColoRewriterConfig;
@@ -158,7 +187,9 @@ typedef struct ColoRewriteCounters {
     uint64_t frames_rewritten;
     uint64_t offsets_learned;
     uint64_t ports_mapped;      /* guest SYNs paired with a SYN-ACK */
-    uint64_t unmatched_syn_acks;
+    uint64_t unmatched_syn_acks;    /* went out unpaired */
+    uint64_t parked_syn_acks;       /* SYN-ACKs parked */
+    uint32_t parked;                /* frames held now (gauge) */
     uint64_t entries_expired;   /* closed or idle */
     uint64_t entries_evicted;   /* made room for new connections */
     uint64_t malformed;
@@ -272,8 +303,9 @@ ColoRewriteResult colo_rewriter_from_guest(ColoRewriter *rw, uint8_t *frame,
  * The secondary's memory was just made equal to the primary's: every
  * connection of the guest now uses the primary's ports and sequence
  * numbers, so all entries are dropped (a connection without an entry is
- * not rewritten).  Ignored after colo_rewriter_failover(), when the
- * rewriter keeps serving the connections it still rewrites.
+ * not rewritten) and every parked frame becomes releasable, unchanged.
+ * Entries are kept after colo_rewriter_failover(), when the rewriter
+ * keeps serving the connections it still rewrites.
  *
  * Returns: the number of entries dropped.
  */
@@ -286,8 +318,9 @@ uint32_t colo_rewriter_checkpoint(ColoRewriter *rw);
  * The secondary now talks to the peers directly.  Connections opened
  * before keep being rewritten until they close or go idle (including
  * handshakes in progress that still learn their offset); guest SYNs
- * that were never paired with a primary SYN-ACK are dropped, and no new
- * connection is tracked from now on.  Idempotent.
+ * that were never paired with a primary SYN-ACK are dropped, parked
+ * SYN-ACKs become releasable, and no new connection is tracked from now
+ * on.  Idempotent.
  *
  * Returns: the number of entries dropped.
  */
@@ -299,11 +332,51 @@ uint32_t colo_rewriter_failover(ColoRewriter *rw);
  * @now: current time, ns
  *
  * Remove closed entries past their linger time and idle entries past
- * their timeout.  Cost is proportional to the entries removed.
+ * their timeout, and make parked SYN-ACKs past the park timeout
+ * releasable.  Cost is proportional to the entries removed (plus the
+ * parked frames, at most @park_max).
  *
- * Returns: the number of entries removed.
+ * Returns: the number of entries removed (parked frames not included).
  */
 uint32_t colo_rewriter_expire(ColoRewriter *rw, int64_t now);
+
+/**
+ * ColoRewriteReleaseFn:
+ * @frame: a released frame, towards the guest (rewritten if needed)
+ * @len: its length
+ * @vnet_hdr_len: its virtio-net header length, as it was handled
+ * @opaque: as passed to colo_rewriter_release()
+ *
+ * @frame is only valid during the call.
+ */
+typedef void ColoRewriteReleaseFn(const uint8_t *frame, size_t len,
+                                  size_t vnet_hdr_len, void *opaque);
+
+/**
+ * colo_rewriter_release:
+ * @rw: rewriter
+ * @now: current time, ns
+ * @fn: called for each releasable parked frame, oldest first
+ * @opaque: passed to @fn
+ *
+ * Hand back the parked frames that are releasable: claimed by a guest
+ * SYN (passed through the to-guest path first, so rewritten), or
+ * released by colo_rewriter_expire(), colo_rewriter_checkpoint() or
+ * colo_rewriter_failover() (unchanged).  Call it outside
+ * colo_rewriter_handle(); @fn may call back into the rewriter.
+ *
+ * Returns: the number of frames handed back.
+ */
+uint32_t colo_rewriter_release(ColoRewriter *rw, int64_t now,
+                               ColoRewriteReleaseFn *fn, void *opaque);
+
+/**
+ * colo_rewriter_releasable / colo_rewriter_parked:
+ * Returns: the number of parked frames ready for colo_rewriter_release(),
+ * and of all parked frames (cheap; for scheduling and arming timers).
+ */
+uint32_t colo_rewriter_releasable(const ColoRewriter *rw);
+uint32_t colo_rewriter_parked(const ColoRewriter *rw);
 
 /**
  * colo_rewriter_counters:

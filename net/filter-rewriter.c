@@ -23,6 +23,11 @@
  * returns, because every receiver either handles the frame at once or
  * queues its own copy.
  *
+ * A SYN-ACK towards the guest that comes before the guest's SYN is
+ * parked by the rewrite logic (the frame counts as consumed); once the
+ * guest's SYN claims it, or it times out, a bottom half (never the
+ * receive path itself) sends it on towards the guest.
+ *
  * Everything runs in the main loop with the BQL held.
  */
 
@@ -30,6 +35,7 @@
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "qemu/iov.h"
+#include "qemu/main-loop.h"
 #include "qemu/timer.h"
 #include "qom/object.h"
 #include "net/net.h"
@@ -52,6 +58,14 @@ OBJECT_DECLARE_SIMPLE_TYPE(FilterRewriterState, FILTER_REWRITER)
 #define REWRITER_LINGER_S           60
 /* Expiry runs this often while entries exist */
 #define REWRITER_TICK_NS            (1 * NANOSECONDS_PER_SECOND)
+/*
+ * SYN-ACKs parked until the guest's SYN, with the frames of their flows
+ * that follow them: how many frames, how long
+ */
+#define REWRITER_PARK_MAX           256
+#define REWRITER_PARK_NS            (1 * NANOSECONDS_PER_SECOND)
+/* ... and the tick while some are parked */
+#define REWRITER_PARK_TICK_NS       (100 * SCALE_MS)
 
 struct FilterRewriterState {
     NetFilterState parent_obj;
@@ -65,6 +79,7 @@ struct FilterRewriterState {
     char *id;                   /* for traces */
     ColoRewriter *rw;
     QEMUTimer *timer;
+    QEMUBH *release_bh;         /* hands parked frames back */
     uint8_t *buf;               /* writable copies of frames */
     size_t buf_size;
     bool buf_busy;
@@ -120,6 +135,9 @@ static void filter_rewriter_event(const ColoRewriteEvent *ev, void *opaque)
             trace_filter_rewriter_table_full(s->id, flow);
         }
         break;
+    case COLO_RW_EV_PARKED:
+        /* counted in parked-syn-acks; traced when it goes out */
+        break;
     case COLO_RW_EV_MALFORMED:
         trace_filter_rewriter_malformed(s->id, dir_name(ev->dir),
                                         colo_pkt_error_name(ev->error));
@@ -131,10 +149,51 @@ static void filter_rewriter_event(const ColoRewriteEvent *ev, void *opaque)
 
 static void filter_rewriter_arm(FilterRewriterState *s)
 {
-    if (!timer_pending(s->timer) && colo_rewriter_connections(s->rw)) {
-        timer_mod(s->timer,
-                  qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + REWRITER_TICK_NS);
+    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+
+    if (colo_rewriter_releasable(s->rw)) {
+        qemu_bh_schedule(s->release_bh);
     }
+    if (colo_rewriter_parked(s->rw)) {
+        if (!timer_pending(s->timer) ||
+            timer_expire_time_ns(s->timer) > now + REWRITER_PARK_TICK_NS) {
+            timer_mod(s->timer, now + REWRITER_PARK_TICK_NS);
+        }
+    } else if (!timer_pending(s->timer) && colo_rewriter_connections(s->rw)) {
+        timer_mod(s->timer, now + REWRITER_TICK_NS);
+    }
+}
+
+/* Send a released parked frame on, towards the guest */
+static void filter_rewriter_send_parked(const uint8_t *frame, size_t len,
+                                        size_t vnet_hdr_len, void *opaque)
+{
+    NetFilterState *nf = opaque;
+    unsigned flags = QEMU_NET_PACKET_FLAG_NONE;
+    struct iovec iov = {
+        .iov_base = (void *)frame,
+        .iov_len = len,
+    };
+
+    if (!vnet_hdr_len && qemu_get_vnet_hdr_len(nf->netdev)) {
+        /* it was handled without the netdev's header: a raw frame */
+        flags = QEMU_NET_PACKET_FLAG_RAW;
+    }
+    qemu_netfilter_pass_to_next(nf->netdev, flags, &iov, 1, nf);
+}
+
+static void filter_rewriter_release(FilterRewriterState *s)
+{
+    colo_rewriter_release(s->rw, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL),
+                          filter_rewriter_send_parked, &s->parent_obj);
+}
+
+static void filter_rewriter_release_bh(void *opaque)
+{
+    FilterRewriterState *s = opaque;
+
+    filter_rewriter_release(s);
+    filter_rewriter_arm(s);
 }
 
 static void filter_rewriter_tick(void *opaque)
@@ -142,6 +201,7 @@ static void filter_rewriter_tick(void *opaque)
     FilterRewriterState *s = opaque;
 
     colo_rewriter_expire(s->rw, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
+    filter_rewriter_release(s);
     filter_rewriter_arm(s);
 }
 
@@ -208,7 +268,8 @@ filter_rewriter_receive_iov(NetFilterState *nf, NetClientState *sender,
         if (outer) {
             s->buf_busy = false;
         }
-        return 0;
+        /* a parked frame is consumed: the rewriter keeps a copy */
+        return res == COLO_RW_PARK ? len : 0;
     }
 
     if (copy) {
@@ -261,6 +322,8 @@ static void filter_rewriter_handle_event(NetFilterState *nf, int event,
     default:
         break;
     }
+    /* parked frames go out now, from the main loop */
+    filter_rewriter_arm(s);
 }
 
 /* Counters */
@@ -281,6 +344,7 @@ static void filter_rewriter_report(Object *obj, ColoProxyObjectInfo *info)
     st->offsets_learned = c.offsets_learned;
     st->ports_mapped = c.ports_mapped;
     st->unmatched_syn_acks = c.unmatched_syn_acks;
+    st->parked_syn_acks = c.parked_syn_acks;
     st->entries_expired = c.entries_expired;
     st->entries_evicted = c.entries_evicted;
     st->malformed = c.malformed;
@@ -301,6 +365,8 @@ static void filter_rewriter_setup(NetFilterState *nf, Error **errp)
         .handshake_timeout_ns = REWRITER_HANDSHAKE_S * NANOSECONDS_PER_SECOND,
         .closed_linger_ns = REWRITER_LINGER_S * NANOSECONDS_PER_SECOND,
         .hash_seed = g_random_int(),
+        .park_max = REWRITER_PARK_MAX,
+        .park_timeout_ns = REWRITER_PARK_NS,
         .event = filter_rewriter_event,
         .opaque = s,
     };
@@ -317,6 +383,7 @@ static void filter_rewriter_setup(NetFilterState *nf, Error **errp)
     s->id = g_strdup(object_get_canonical_path_component(OBJECT(nf)));
     s->rw = colo_rewriter_new(&cfg);
     s->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, filter_rewriter_tick, s);
+    s->release_bh = qemu_bh_new(filter_rewriter_release_bh, s);
 }
 
 static void filter_rewriter_cleanup(NetFilterState *nf)
@@ -327,6 +394,11 @@ static void filter_rewriter_cleanup(NetFilterState *nf)
         timer_free(s->timer);
         s->timer = NULL;
     }
+    if (s->release_bh) {
+        qemu_bh_delete(s->release_bh);
+        s->release_bh = NULL;
+    }
+    /* parked frames are dropped: the netdev is going away */
     colo_rewriter_free(s->rw);
     s->rw = NULL;
     g_free(s->buf);

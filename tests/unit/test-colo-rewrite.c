@@ -37,6 +37,8 @@ typedef struct Seg {
     int n_sack;
     uint32_t sack[4][2];
     bool ts;
+    bool tsecr_set;         /* TSecr = @tsecr instead of the default */
+    uint32_t tsecr;
     size_t payload;
     size_t vnet;            /* vnet header length */
     bool needs_csum;        /* VIRTIO_NET_HDR_F_NEEDS_CSUM */
@@ -181,7 +183,7 @@ static void build(Frame *f, const Seg *s)
         opts[optlen++] = COLO_TCPOPT_TIMESTAMP;
         opts[optlen++] = 10;
         put32(opts + optlen, 0x01020304);
-        put32(opts + optlen + 4, 0x05060708);
+        put32(opts + optlen + 4, s->tsecr_set ? s->tsecr : 0x05060708);
         optlen += 8;
     }
     g_assert_cmpuint(optlen % 4, ==, 0);
@@ -254,9 +256,9 @@ static void check_csum(const Frame *f, size_t vnet)
 typedef struct Ctx {
     ColoRewriter *rw;
     int64_t now;
-    unsigned n_events[COLO_RW_EV_MALFORMED + 1];
+    unsigned n_events[COLO_RW_EV_PARKED + 1];
     unsigned n_removed[COLO_RW_RM__MAX];
-    ColoRewriteEvent last[COLO_RW_EV_MALFORMED + 1];
+    ColoRewriteEvent last[COLO_RW_EV_PARKED + 1];
 } Ctx;
 
 static void on_event(const ColoRewriteEvent *ev, void *opaque)
@@ -274,8 +276,9 @@ static void on_event(const ColoRewriteEvent *ev, void *opaque)
     }
 }
 
-static void ctx_init_full(Ctx *ctx, uint32_t max, int64_t idle,
-                          int64_t handshake, int64_t linger)
+static void ctx_init_park(Ctx *ctx, uint32_t max, int64_t idle,
+                          int64_t handshake, int64_t linger,
+                          uint32_t park_max, int64_t park_timeout)
 {
     ColoRewriterConfig cfg = {
         .max_connections = max,
@@ -283,6 +286,8 @@ static void ctx_init_full(Ctx *ctx, uint32_t max, int64_t idle,
         .handshake_timeout_ns = handshake,
         .closed_linger_ns = linger,
         .hash_seed = 0x1234567,
+        .park_max = park_max,
+        .park_timeout_ns = park_timeout,
         .event = on_event,
         .opaque = ctx,
     };
@@ -290,6 +295,12 @@ static void ctx_init_full(Ctx *ctx, uint32_t max, int64_t idle,
     memset(ctx, 0, sizeof(*ctx));
     ctx->now = SEC(1000);
     ctx->rw = colo_rewriter_new(&cfg);
+}
+
+static void ctx_init_full(Ctx *ctx, uint32_t max, int64_t idle,
+                          int64_t handshake, int64_t linger)
+{
+    ctx_init_park(ctx, max, idle, handshake, linger, 0, 0);
 }
 
 static void ctx_init(Ctx *ctx)
@@ -455,9 +466,268 @@ static void exchange(Ctx *ctx, uint16_t gs, uint16_t gpri, uint16_t pp,
     xfer(ctx, TO, &s, same ? UNCHANGED : REWRITTEN, &w);
 }
 
+/* Frames handed back by colo_rewriter_release() */
+#define MAX_RELEASED 8
+
+typedef struct Released {
+    unsigned n;
+    Frame f[MAX_RELEASED];
+} Released;
+
+static void on_release(const uint8_t *frame, size_t len, size_t vnet_hdr_len,
+                       void *opaque)
+{
+    Released *rel = opaque;
+
+    g_assert_cmpuint(rel->n, <, MAX_RELEASED);
+    g_assert_cmpuint(len, <=, sizeof(rel->f[0].b));
+    g_assert_cmpuint(vnet_hdr_len, ==, 0);
+    memcpy(rel->f[rel->n].b, frame, len);
+    rel->f[rel->n].len = len;
+    rel->n++;
+}
+
+/*
+ * Release the releasable parked frames; expect exactly @n of them, equal
+ * byte for byte to the frames built from @want, checksums valid.
+ */
+static void expect_released(Ctx *ctx, unsigned n, const Seg *want)
+{
+    g_autofree Released *rel = g_new0(Released, 1);
+    Frame exp;
+    unsigned i;
+
+    g_assert_cmpuint(colo_rewriter_releasable(ctx->rw), ==, n);
+    g_assert_cmpuint(colo_rewriter_release(ctx->rw, ctx->now, on_release,
+                                           rel), ==, n);
+    g_assert_cmpuint(rel->n, ==, n);
+    for (i = 0; i < n; i++) {
+        build(&exp, &want[i]);
+        g_assert_cmpuint(rel->f[i].len, ==, exp.len);
+        g_assert_cmpmem(rel->f[i].b, rel->f[i].len, exp.b, exp.len);
+        /* the f[i] offsets are those of the built frame */
+        exp.len = rel->f[i].len;
+        memcpy(exp.b, rel->f[i].b, exp.len);
+        check_csum(&exp, 0);
+    }
+    g_assert_cmpuint(colo_rewriter_releasable(ctx->rw), ==, 0);
+    g_assert_true(colo_rewriter_check(ctx->rw));
+}
+
 /*
  * Tests
  */
+
+#define PARK COLO_RW_PARK
+
+/*
+ * The peer's SYN-ACK (mirrored from the primary) comes before the
+ * secondary guest's SYN: parked, paired when the SYN comes, then
+ * released rewritten.
+ */
+static void test_park_syn_ack_first(void)
+{
+    Ctx ctx;
+    Seg s, w[3];
+    ColoRewriteConnInfo info;
+    ColoRewriteCounters c;
+    const uint32_t P = 777, Ip = 0x80000000, Is = 0x7fff0000;
+
+    ctx_init_park(&ctx, 1024, SEC(3600), SEC(120), SEC(60), 64, SEC(1));
+    s = p2g(80, 51234, P, Ip + 1, F_SYN | F_ACK, 0);
+    s.ts = true;
+    xfer(&ctx, TO, &s, PARK, NULL);
+    /* its retransmission is parked too */
+    xfer(&ctx, TO, &s, PARK, NULL);
+    c = counters(&ctx);
+    /* data of the flow that follows it waits behind it */
+    s = p2g(80, 51234, P + 1, Ip + 1, F_ACK | F_PSH, 50);
+    xfer(&ctx, TO, &s, PARK, NULL);
+    c = counters(&ctx);
+    g_assert_cmpuint(c.parked_syn_acks, ==, 2);
+    g_assert_cmpuint(c.parked, ==, 3);
+    g_assert_cmpuint(c.unmatched_syn_acks, ==, 0);
+    g_assert_cmpuint(c.ports_mapped, ==, 0);
+    g_assert_cmpuint(ctx.n_events[COLO_RW_EV_PARKED], ==, 3);
+    g_assert_cmpuint(colo_rewriter_parked(ctx.rw), ==, 3);
+    expect_released(&ctx, 0, NULL);
+
+    /* a SYN to another destination does not claim it */
+    s = g2p(40001, 81, 5, 0, F_SYN, 0);
+    xfer(&ctx, FROM, &s, UNCHANGED, NULL);
+    g_assert_cmpuint(colo_rewriter_releasable(ctx.rw), ==, 0);
+
+    /* the guest's SYN (TSval 0x01020304): paired, passes as it is */
+    s = g2p(40000, 80, Is, 0, F_SYN, 0);
+    s.ts = true;
+    xfer(&ctx, FROM, &s, UNCHANGED, NULL);
+    c = counters(&ctx);
+    g_assert_cmpuint(c.ports_mapped, ==, 1);
+    g_assert_cmpuint(c.pending, ==, 1);     /* the SYN to port 81 */
+    lookup(&ctx, PEER, 40000, 80, false, &info);
+    g_assert_true(info.found);
+    g_assert_true(info.paired);
+    g_assert_cmpuint(info.primary_port, ==, 51234);
+
+    /*
+     * both copies go out rewritten, echoing the guest's SYN timestamp
+     * (the primary's, 0x05060708, may be older than the guest's SYN)
+     */
+    s = p2g(80, 51234, P, Ip + 1, F_SYN | F_ACK, 0);
+    s.ts = true;
+    w[0] = s;
+    w[0].dport = 40000;
+    w[0].ack = Is + 1;
+    w[0].tsecr_set = true;
+    w[0].tsecr = 0x01020304;
+    w[1] = w[0];
+    w[2] = p2g(80, 40000, P + 1, Is + 1, F_ACK | F_PSH, 50);
+    expect_released(&ctx, 3, w);
+    c = counters(&ctx);
+    g_assert_cmpuint(c.parked, ==, 0);
+    g_assert_cmpuint(c.offsets_learned, ==, 1);
+    g_assert_cmpuint(c.unmatched_syn_acks, ==, 0);
+    lookup(&ctx, PEER, 40000, 80, false, &info);
+    g_assert_true(info.offset_known);
+    g_assert_cmphex(info.offset, ==, Ip - Is);
+
+    /* the handshake completes and data flows rewritten both ways */
+    s = g2p(40000, 80, Is + 1, P + 1, F_ACK, 0);
+    w[0] = s;
+    w[0].sport = 51234;
+    w[0].seq = Ip + 1;
+    xfer(&ctx, FROM, &s, REWRITTEN, &w[0]);
+    exchange(&ctx, 40000, 51234, 80, P + 51, Ip, Is, 300);
+    ctx_free(&ctx);
+}
+
+/* A parked SYN-ACK nobody claims goes out unchanged after the timeout */
+static void test_park_timeout(void)
+{
+    Ctx ctx;
+    Seg s, w[2];
+
+    ctx_init_park(&ctx, 1024, SEC(3600), SEC(120), SEC(60), 64, SEC(1));
+    s = p2g(80, 51234, 1, 1001, F_SYN | F_ACK, 0);
+    xfer(&ctx, TO, &s, PARK, NULL);
+    w[0] = s;
+    ctx.now += SEC(1) / 2;
+    colo_rewriter_expire(ctx.rw, ctx.now);
+    expect_released(&ctx, 0, NULL);
+    /* a later frame of the flow goes out with it, in order */
+    s = p2g(80, 51234, 2, 1001, F_ACK, 10);
+    xfer(&ctx, TO, &s, PARK, NULL);
+    w[1] = s;
+    ctx.now += SEC(1) / 2 + 1000;
+    colo_rewriter_expire(ctx.rw, ctx.now);
+    expect_released(&ctx, 2, w);
+    g_assert_cmpuint(counters(&ctx).unmatched_syn_acks, ==, 1);
+    g_assert_cmpuint(counters(&ctx).parked, ==, 0);
+    g_assert_cmpuint(ctx.n_events[COLO_RW_EV_UNMATCHED], ==, 1);
+
+    /* a SYN coming later stays pending */
+    s = g2p(40000, 80, 500, 0, F_SYN, 0);
+    xfer(&ctx, FROM, &s, UNCHANGED, NULL);
+    g_assert_cmpuint(counters(&ctx).pending, ==, 1);
+    g_assert_cmpuint(counters(&ctx).ports_mapped, ==, 0);
+
+    /* at failover, parked frames go out unchanged too */
+    s = p2g(80, 51235, 2, 2001, F_SYN | F_ACK, 0);
+    s.src = PEER2;
+    xfer(&ctx, TO, &s, PARK, NULL);
+    w[0] = s;
+    colo_rewriter_failover(ctx.rw);
+    expect_released(&ctx, 1, w);
+    g_assert_cmpuint(counters(&ctx).unmatched_syn_acks, ==, 2);
+    ctx_free(&ctx);
+}
+
+/* Two opens to one destination, SYN-ACKs and SYNs in either order */
+static void test_park_concurrent(void)
+{
+    Ctx ctx;
+    Seg s, w[2];
+    ColoRewriteConnInfo info;
+
+    /* both SYN-ACKs first; the second is for the guest's own port */
+    ctx_init_park(&ctx, 1024, SEC(3600), SEC(120), SEC(60), 64, SEC(1));
+    s = p2g(443, 50000, 7, 100001, F_SYN | F_ACK, 0);
+    xfer(&ctx, TO, &s, PARK, NULL);
+    w[0] = s;
+    w[0].dport = 40000;
+    w[0].ack = 2001;
+    s = p2g(443, 40001, 8, 200001, F_SYN | F_ACK, 0);
+    xfer(&ctx, TO, &s, PARK, NULL);
+    w[1] = s;
+    w[1].ack = 1001;
+    /* the SYN from port 40001 claims the SYN-ACK for port 40001 */
+    s = g2p(40001, 443, 1000, 0, F_SYN, 0);
+    xfer(&ctx, FROM, &s, UNCHANGED, NULL);
+    s = g2p(40000, 443, 2000, 0, F_SYN, 0);
+    xfer(&ctx, FROM, &s, UNCHANGED, NULL);
+    expect_released(&ctx, 2, w);
+    lookup(&ctx, PEER, 40000, 443, false, &info);
+    g_assert_cmpuint(info.primary_port, ==, 50000);
+    g_assert_cmphex(info.offset, ==, 100000 - 2000);
+    lookup(&ctx, PEER, 40001, 443, false, &info);
+    g_assert_cmpuint(info.primary_port, ==, 40001);
+    g_assert_cmphex(info.offset, ==, 200000 - 1000);
+    exchange(&ctx, 40000, 50000, 443, 8, 100000, 2000, 10);
+    exchange(&ctx, 40001, 40001, 443, 9, 200000, 1000, 20);
+    ctx_free(&ctx);
+
+    /* one SYN-ACK first, then the SYNs, then the other SYN-ACK */
+    ctx_init_park(&ctx, 1024, SEC(3600), SEC(120), SEC(60), 64, SEC(1));
+    s = p2g(443, 50000, 7, 100001, F_SYN | F_ACK, 0);
+    xfer(&ctx, TO, &s, PARK, NULL);
+    w[0] = s;
+    w[0].dport = 40000;
+    w[0].ack = 1001;
+    s = g2p(40000, 443, 1000, 0, F_SYN, 0);
+    xfer(&ctx, FROM, &s, UNCHANGED, NULL);
+    s = g2p(40001, 443, 2000, 0, F_SYN, 0);
+    xfer(&ctx, FROM, &s, UNCHANGED, NULL);
+    g_assert_cmpuint(counters(&ctx).pending, ==, 1);
+    s = p2g(443, 50001, 8, 200001, F_SYN | F_ACK, 0);
+    w[1] = s;
+    w[1].dport = 40001;
+    w[1].ack = 2001;
+    xfer(&ctx, TO, &s, REWRITTEN, &w[1]);
+    expect_released(&ctx, 1, w);
+    exchange(&ctx, 40000, 50000, 443, 8, 100000, 1000, 10);
+    exchange(&ctx, 40001, 50001, 443, 9, 200000, 2000, 20);
+    g_assert_cmpuint(counters(&ctx).ports_mapped, ==, 2);
+    g_assert_cmpuint(counters(&ctx).parked_syn_acks, ==, 1);
+    g_assert_cmpuint(counters(&ctx).unmatched_syn_acks, ==, 0);
+    ctx_free(&ctx);
+}
+
+/* At most park_max SYN-ACKs are parked; a checkpoint releases them */
+static void test_park_bound(void)
+{
+    Ctx ctx;
+    Seg s, w[3];
+    int i;
+
+    ctx_init_park(&ctx, 1024, SEC(3600), SEC(120), SEC(60), 3, SEC(1));
+    for (i = 0; i < 3; i++) {
+        s = p2g(80 + i, 50000, 7, 1001, F_SYN | F_ACK, 0);
+        xfer(&ctx, TO, &s, PARK, NULL);
+        w[i] = s;
+    }
+    s = p2g(90, 50000, 7, 1001, F_SYN | F_ACK, 0);
+    xfer(&ctx, TO, &s, UNTRACKED, NULL);
+    g_assert_cmpuint(counters(&ctx).parked, ==, 3);
+    g_assert_cmpuint(counters(&ctx).parked_syn_acks, ==, 3);
+    g_assert_cmpuint(counters(&ctx).unmatched_syn_acks, ==, 1);
+    colo_rewriter_checkpoint(ctx.rw);
+    expect_released(&ctx, 3, w);
+    g_assert_cmpuint(counters(&ctx).parked, ==, 0);
+    g_assert_cmpuint(counters(&ctx).unmatched_syn_acks, ==, 4);
+    /* room again */
+    xfer(&ctx, TO, &s, PARK, NULL);
+    ctx_free(&ctx);
+}
 
 static void test_passive_open(void)
 {
@@ -1450,5 +1720,10 @@ int main(int argc, char **argv)
     g_test_add_func("/colo/rewrite/syn-flood", test_syn_flood);
     g_test_add_func("/colo/rewrite/idle-expiry", test_idle_expiry);
     g_test_add_func("/colo/rewrite/random-mix", test_random_mix);
+    g_test_add_func("/colo/rewrite/park-syn-ack-first",
+                    test_park_syn_ack_first);
+    g_test_add_func("/colo/rewrite/park-timeout", test_park_timeout);
+    g_test_add_func("/colo/rewrite/park-concurrent", test_park_concurrent);
+    g_test_add_func("/colo/rewrite/park-bound", test_park_bound);
     return g_test_run();
 }

@@ -52,13 +52,6 @@ VERBOSE = os.environ.get("COLO_E2E_VERBOSE") == "1"
 # while connections are open for a failover: long enough that no
 # periodic checkpoint falls between opening them and killing the primary.
 BOOT_DELAY_MS = 2000
-
-# Known bug, tracked in the filter-rewriter issue: when the peer's SYN-ACK
-# reaches the secondary before its guest has sent its own SYN, the
-# rewriter cannot pair them, so a connection the guest opened costs a
-# timeout checkpoint and does not survive a failover before it.
-REWRITER_SYNACK_BUG = ("filter-rewriter cannot pair a SYN-ACK that overtakes "
-                       "the secondary guest's SYN")
 QUIET_DELAY_MS = 60000
 
 
@@ -323,8 +316,7 @@ def failover_run(pair, family, run):
          "since: %d)" % (tag, lines_before[0], lines_before[1], ck1 - ck0),
          None if ck1 == ck0 else
          "colo-compare divergences so far: %s\n%s" % (stats,
-                                                       "\n".join(divs[:10])),
-         todo=REWRITER_SYNACK_BUG)
+                                                       "\n".join(divs[:10])))
     st = p.colo_status("secondary")
     # COLO_EXIT comes when the secondary finds the migration stream
     # broken (reason "error"), or with the failover ("request").
@@ -340,7 +332,7 @@ def failover_run(pair, family, run):
          "(%d lines)" % (tag, client.sent), err_c)
     T.ok(err_o is None,
          "%s: guest->host connection survives, no byte lost or duplicated "
-         "(%d lines)" % (tag, out.sent), err_o, todo=REWRITER_SYNACK_BUG)
+         "(%d lines)" % (tag, out.sent), err_o)
     msg = b"new connection after failover\n"
     try:
         got = cp.tcp_echo(guest, msg)
