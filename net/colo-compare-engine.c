@@ -171,6 +171,14 @@ struct ColoCompareEngine {
     CmpFrame *free_list[SLAB_N];
     uint32_t n_free[SLAB_N];
     ColoCmpStats stats;
+    /*
+     * The frame being input, parsed: here rather than on the stack, where
+     * QEMU's -ftrivial-auto-var-init=zero would clear them for every frame
+     * (with "rep stos", costlier than parsing).  The engine does not
+     * re-enter itself, so one of each suffices.
+     */
+    ColoPacket in_pkt;
+    CmpFrame *in_frame;
 };
 
 static const char *const reason_names[COLO_CMP_DIV__MAX] = {
@@ -1217,11 +1225,11 @@ static void input_pure_ack(ColoCompareEngine *e, CmpFrame *nf,
 void colo_cmp_engine_input(ColoCompareEngine *e, ColoCmpSide side,
                            const uint8_t *frame, size_t len, int64_t now_ns)
 {
-    ColoPacket pkt;
+    ColoPacket *pkt = &e->in_pkt;
+    CmpFrame *nf = e->in_frame;
     ColoFlowKey key;
     ColoConn *conn;
     CmpFlow *flow;
-    CmpFrame nf;
     CmpKind kind;
 
     assert(side == COLO_CMP_PRIMARY || side == COLO_CMP_SECONDARY);
@@ -1239,13 +1247,13 @@ void colo_cmp_engine_input(ColoCompareEngine *e, ColoCmpSide side,
         return;
     }
     if (len > UINT32_MAX ||
-        colo_packet_parse(&pkt, frame, len, e->cfg.vnet_hdr_len) !=
+        colo_packet_parse(pkt, frame, len, e->cfg.vnet_hdr_len) !=
         COLO_PKT_OK) {
         input_malformed(e, side, frame, len,
-                        len > UINT32_MAX ? COLO_PKT_ERR__MAX : pkt.error);
+                        len > UINT32_MAX ? COLO_PKT_ERR__MAX : pkt->error);
         return;
     }
-    kind = classify(&pkt);
+    kind = classify(pkt);
     if (side == COLO_CMP_SECONDARY &&
         (kind == KIND_PURE_ACK || kind == KIND_SYN_NOACK)) {
         /* nothing to compare; a SYN from the guest cannot be paired */
@@ -1253,20 +1261,20 @@ void colo_cmp_engine_input(ColoCompareEngine *e, ColoCmpSide side,
         return;
     }
 
-    colo_flow_key_from_packet(&pkt, &key);
-    nf.data = frame;
-    nf.len = len;
-    nf.side = side;
-    nf.cls = kind_class(kind);
-    nf.outcome = OUT_PENDING;
-    nf.compared = false;
-    nf.linked = false;
-    nf.arrival = e->now;
-    nf.flow = NULL;
-    fill_info(&pkt, kind, &nf.info);
+    colo_flow_key_from_packet(pkt, &key);
+    nf->data = frame;
+    nf->len = len;
+    nf->side = side;
+    nf->cls = kind_class(kind);
+    nf->outcome = OUT_PENDING;
+    nf->compared = false;
+    nf->linked = false;
+    nf->arrival = e->now;
+    nf->flow = NULL;
+    fill_info(pkt, kind, &nf->info);
 
     if (kind == KIND_PURE_ACK) {
-        input_pure_ack(e, &nf, &key);
+        input_pure_ack(e, nf, &key);
         return;
     }
     if (colo_conn_lookup_or_create(e->conns, &key, e->now, &conn) ==
@@ -1278,31 +1286,31 @@ void colo_cmp_engine_input(ColoCompareEngine *e, ColoCmpSide side,
         }
         return;
     }
-    colo_conn_track(e->conns, conn, &pkt, COLO_DIR_FWD, e->now);
+    colo_conn_track(e->conns, conn, pkt, COLO_DIR_FWD, e->now);
     flow = colo_conn_priv(conn);
     flow_refresh(e, flow);
-    nf.flow = flow;
+    nf->flow = flow;
 
     if (!flow->diverged) {
         switch (kind) {
         case KIND_FIFO:
-            process_fifo(e, flow, &nf);
+            process_fifo(e, flow, nf);
             break;
         case KIND_TCP:
-            process_tcp(e, flow, &nf);
+            process_tcp(e, flow, nf);
             break;
         case KIND_SYN:
         case KIND_SYN_NOACK:
-            process_syn(e, flow, &nf, kind == KIND_SYN);
+            process_syn(e, flow, nf, kind == KIND_SYN);
             break;
         case KIND_RST:
-            process_rst(e, flow, &nf);
+            process_rst(e, flow, nf);
             break;
         case KIND_PURE_ACK:
             g_assert_not_reached();
         }
     }
-    input_finish(e, flow, &nf);
+    input_finish(e, flow, nf);
 }
 
 /*
@@ -1418,6 +1426,7 @@ ColoCompareEngine *colo_cmp_engine_new(const ColoCmpConfig *cfg)
         e->cfg.conn_idle_timeout_ns = COLO_CMP_DEFAULT_CONN_IDLE_NS;
     }
     e->now = INT64_MIN;
+    e->in_frame = g_new0(CmpFrame, 1);
     QTAILQ_INIT(&e->gq[0]);
     QTAILQ_INIT(&e->gq[1]);
 
@@ -1448,6 +1457,7 @@ void colo_cmp_engine_free(ColoCompareEngine *e)
         }
     }
     colo_conn_table_free(e->conns);
+    g_free(e->in_frame);
     for (i = 0; i < SLAB_N; i++) {
         while ((f = e->free_list[i])) {
             e->free_list[i] = f->fnext;

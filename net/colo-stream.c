@@ -257,18 +257,28 @@ bool colo_stream_encoder_mid_frame(const ColoStreamEncoder *e)
     return e->frames > 0 && e->head_done > 0;
 }
 
+/* Ring position of @pos + @n, both < cap. */
+static inline size_t colo_stream_ring_add(const ColoStreamEncoder *e,
+                                          size_t pos, size_t n)
+{
+    pos += n;
+    return pos >= e->cap ? pos - e->cap : pos;
+}
+
 /* Copy @len bytes into the ring at logical offset @off from start. */
 static void colo_stream_ring_put(ColoStreamEncoder *e, size_t off,
                                  const void *src, size_t len)
 {
-    size_t pos = (e->start + off) % e->cap;
+    size_t pos = colo_stream_ring_add(e, e->start, off);
     size_t first = MIN(len, e->cap - pos);
 
     if (len == 0) {
         return;
     }
     memcpy(e->ring + pos, src, first);
-    memcpy(e->ring, (const uint8_t *)src + first, len - first);
+    if (len > first) {
+        memcpy(e->ring, (const uint8_t *)src + first, len - first);
+    }
 }
 
 /* Read the be32 L of the record starting at ring position @pos. */
@@ -278,8 +288,11 @@ static uint32_t colo_stream_ring_len_at(const ColoStreamEncoder *e,
     uint8_t b[4];
     int i;
 
+    if (likely(e->cap - pos >= sizeof(b))) {
+        return ldl_be_p(e->ring + pos);
+    }
     for (i = 0; i < 4; i++) {
-        b[i] = e->ring[(pos + i) % e->cap];
+        b[i] = e->ring[colo_stream_ring_add(e, pos, i)];
     }
     return ldl_be_p(b);
 }
@@ -381,26 +394,27 @@ size_t colo_stream_encoder_peek(const ColoStreamEncoder *e,
 
 void colo_stream_encoder_consume(ColoStreamEncoder *e, size_t n)
 {
-    assert(n <= e->used);
-    e->used -= n;
-    while (n > 0) {
-        size_t take = MIN(n, e->head_left);
+    size_t pos = e->start;
 
-        e->start = (e->start + take) % e->cap;
-        e->head_left -= take;
-        e->head_done += take;
-        n -= take;
-        if (e->head_left == 0) {
-            e->head_done = 0;
-            if (--e->frames) {
-                e->head_left = colo_stream_record_size(
-                    e, colo_stream_ring_len_at(e, e->start));
-            }
-        }
+    assert(n <= e->used);
+    if (n == e->used) {
+        /* the usual case: the write took everything */
+        colo_stream_encoder_clear(e);
+        return;
     }
-    if (e->used == 0) {
-        e->start = 0;
+    /* Some bytes stay queued, so a record starts after each one written. */
+    e->used -= n;
+    e->start = colo_stream_ring_add(e, e->start, n);
+    while (n >= e->head_left) {
+        n -= e->head_left;
+        pos = colo_stream_ring_add(e, pos, e->head_left);
+        e->frames--;
+        e->head_done = 0;
+        e->head_left = colo_stream_record_size(
+            e, colo_stream_ring_len_at(e, pos));
     }
+    e->head_left -= n;
+    e->head_done += n;
 }
 
 size_t colo_stream_encoder_clear(ColoStreamEncoder *e)

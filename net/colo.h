@@ -397,8 +397,8 @@ bool colo_flow_key_equal(const ColoFlowKey *a, const ColoFlowKey *b);
  * @key: a key
  * @seed: a per-table seed (use a random one against hash flooding)
  *
- * Returns: a 32-bit hash of all the bytes of @key (MurmurHash3-style
- * mixing, written for this file).
+ * Returns: a 32-bit hash of all the bytes of @key (64x64->128-bit
+ * multiply-and-fold mixing of the seeded key words).
  */
 uint32_t colo_flow_key_hash(const ColoFlowKey *key, uint32_t seed);
 
