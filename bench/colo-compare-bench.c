@@ -32,9 +32,11 @@
  * number, and the send time.
  *
  * Printed per scenario: frames/s out, MB/s of payload, p50/p99 latency
- * (send to receive, including queueing within the window) and integrity:
- * lost, duplicated and reordered (within a connection) frames, which must
- * all be zero.
+ * (send to receive, including queueing within the window), QEMU's CPU
+ * time (all its threads, user and system, from /proc) per frame out, and
+ * integrity: lost, duplicated and reordered (within a connection) frames,
+ * which must all be zero.  On a shared machine frames/s moves with the
+ * load of its neighbours; CPU ns per frame moves much less.
  */
 
 #define _GNU_SOURCE
@@ -89,6 +91,7 @@ typedef struct Result {
     double seconds;
     double p50_us;
     double p99_us;
+    double cpu_ns;      /* QEMU's CPU time (all threads) per frame out */
     char counters[4096];    /* --verbose: query-colo-proxy's answer */
 } Result;
 
@@ -480,6 +483,31 @@ static void qmp_report(const char *path, char *out, size_t out_len)
     }
 }
 
+/* CPU time (user + system, all threads) used so far by @pid, in ns. */
+static uint64_t proc_cpu_ns(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long ut = 0, st = 0;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (!f) {
+        return 0;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* fields 14 and 15, counted after the ")" that ends the name */
+    p = strrchr(buf, ')');
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                     "%llu %llu", &ut, &st) != 2) {
+        return 0;
+    }
+    return (ut + st) * (1000000000ULL / sysconf(_SC_CLK_TCK));
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -497,7 +525,7 @@ static bool run_one(const char *qemu, const Scenario *sc, double seconds,
     pthread_t writer;
     Run r;
     pid_t pid;
-    uint64_t max_frames;
+    uint64_t max_frames, cpu0, cpu1;
 
     if (!mkdtemp(dir)) {
         die("mkdtemp");
@@ -563,9 +591,11 @@ static bool run_one(const char *qemu, const Scenario *sc, double seconds,
         die("calloc");
     }
 
+    cpu0 = proc_cpu_ns(pid);
     pthread_create(&writer, NULL, writer_main, &r);
     reader_run(&r);
     pthread_join(writer, NULL);
+    cpu1 = proc_cpu_ns(pid);
 
     res->ok = true;
     res->sent = r.sent;
@@ -575,6 +605,8 @@ static bool run_one(const char *qemu, const Scenario *sc, double seconds,
     res->reordered = r.reordered;
     res->corrupt = r.corrupt;
     res->seconds = (r.t_last > r.t_start ? r.t_last - r.t_start : 1) / 1e9;
+    res->cpu_ns = r.unique && cpu1 > cpu0 ? (double)(cpu1 - cpu0) / r.unique
+                                          : 0;
     if (r.n_lat) {
         qsort(r.lat, r.n_lat, sizeof(uint32_t), cmp_u32);
         res->p50_us = r.lat[r.n_lat / 2] / 1e3;
@@ -668,9 +700,9 @@ int main(int argc, char **argv)
            "secondary_in, out on outdev\n");
     printf("%.1f s per run, window %" PRIu64 " frames, batches of %d "
            "frames per send()\n\n", seconds, window, BATCH_FRAMES);
-    printf("%-5s %6s %5s | %-8s %10s %9s %9s %9s | %5s %4s %4s\n",
+    printf("%-5s %6s %5s | %-8s %10s %9s %9s %9s %7s | %5s %4s %4s\n",
            "proto", "conns", "size", "qemu", "frames/s", "MB/s", "p50 us",
-           "p99 us", "lost", "dup", "reord");
+           "p99 us", "cpu ns", "lost", "dup", "reord");
     for (p = 0; p < 2; p++) {
         if (proto_sel >= 0 && p != proto_sel) {
             continue;
@@ -703,12 +735,14 @@ int main(int argc, char **argv)
                         all_ok = false;
                         continue;
                     }
-                    printf("%-5s %6u %5u | %-8s %10.0f %9.1f %9.1f %9.1f | "
-                           "%5" PRIu64 " %4" PRIu64 " %4" PRIu64 "%s\n",
+                    printf("%-5s %6u %5u | %-8s %10.0f %9.1f %9.1f %9.1f "
+                           "%7.0f | %5" PRIu64 " %4" PRIu64 " %4" PRIu64
+                           "%s\n",
                            sc.tcp ? "tcp" : "udp", sc.conns, sc.size,
                            qname[q], res.received / res.seconds,
                            res.received * sc.size / res.seconds / 1e6,
-                           res.p50_us, res.p99_us, res.lost, res.dup,
+                           res.p50_us, res.p99_us, res.cpu_ns, res.lost,
+                           res.dup,
                            res.reordered,
                            res.corrupt ? "  CORRUPT FRAMES" : "");
                     if (verbose) {

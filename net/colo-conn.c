@@ -14,23 +14,25 @@
 #include "net/colo-conn.h"
 
 typedef enum ColoConnList {
-    COLO_CONN_LIST_NONE,        /* pinned */
+    COLO_CONN_LIST_NONE,        /* pinned, found so by a list walk */
     COLO_CONN_LIST_IDLE,
     COLO_CONN_LIST_CLOSED,
 } ColoConnList;
 
+/* What a lookup reads comes first: one cache line with the key. */
 struct ColoConn {
     QLIST_ENTRY(ColoConn) hnext;        /* bucket chain */
-    QTAILQ_ENTRY(ColoConn) lnext;       /* idle or closed list */
-    ColoFlowKey key;
     uint32_t hash;
     uint32_t pins;
+    ColoFlowKey key;
     ColoConnList list;
+    QTAILQ_ENTRY(ColoConn) lnext;       /* idle or closed list */
     bool dir_known;
     ColoDir initiator;
     unsigned events;                    /* of the last colo_conn_track() */
     int64_t created_at;
     int64_t last_seen;
+    int64_t listed_at;                  /* when put at its list's tail */
     int64_t closed_at;
     ColoConnTcpState tcp;
     max_align_t priv[];                 /* priv_size bytes */
@@ -109,6 +111,18 @@ static ColoConnQueue *list_head(ColoConnTable *t, ColoConnList l)
     return l == COLO_CONN_LIST_CLOSED ? &t->closed : &t->idle;
 }
 
+/*
+ * Activity does not move an entry in its list (that would touch two
+ * other entries per frame, cache misses when there are many flows):
+ * the lists are in the order entries were put at their tail, and
+ * an idle entry active since then (last_seen > listed_at) gets a second
+ * chance when it reaches the head: it goes back to the tail.  Pinned
+ * entries stay where they are until a walk finds them at the head and
+ * takes them off; colo_conn_unpin() puts them back.  So eviction takes
+ * the idle entry that has been inactive the longest, give or take the
+ * time since it was last put at the tail (the CLOCK approximation of
+ * LRU), and every operation stays O(1) amortised.
+ */
 static void list_unlink(ColoConnTable *t, ColoConn *c)
 {
     if (c->list != COLO_CONN_LIST_NONE) {
@@ -117,12 +131,37 @@ static void list_unlink(ColoConnTable *t, ColoConn *c)
     }
 }
 
-/* Put an unpinned entry at the young end of the list its state says. */
+/* Put an entry at the young end of the list its state says. */
 static void list_link_tail(ColoConnTable *t, ColoConn *c)
 {
-    assert(c->list == COLO_CONN_LIST_NONE && !c->pins);
+    assert(c->list == COLO_CONN_LIST_NONE);
     c->list = c->tcp.closed ? COLO_CONN_LIST_CLOSED : COLO_CONN_LIST_IDLE;
+    c->listed_at = t->now;
     QTAILQ_INSERT_TAIL(list_head(t, c->list), c, lnext);
+}
+
+/*
+ * Settle the head of a list for a walk: take pinned entries off and send
+ * idle entries that were active since they were queued back to the tail.
+ * Returns the first entry that is neither, or NULL.
+ */
+static ColoConn *list_settled_head(ColoConnTable *t, ColoConnQueue *q)
+{
+    ColoConn *c;
+
+    while ((c = QTAILQ_FIRST(q))) {
+        if (c->pins) {
+            list_unlink(t, c);
+        } else if (c->list == COLO_CONN_LIST_IDLE &&
+                   c->last_seen > c->listed_at) {
+            list_unlink(t, c);
+            list_link_tail(t, c);
+            /* now listed_at >= last_seen: it comes back as it is */
+        } else {
+            return c;
+        }
+    }
+    return NULL;
 }
 
 /*
@@ -177,10 +216,10 @@ ColoConn *colo_conn_lookup(ColoConnTable *t, const ColoFlowKey *key)
 /* Make room for one entry; false if every entry is pinned. */
 static bool evict_one(ColoConnTable *t)
 {
-    ColoConn *victim = QTAILQ_FIRST(&t->closed);
+    ColoConn *victim = list_settled_head(t, &t->closed);
 
     if (!victim) {
-        victim = QTAILQ_FIRST(&t->idle);
+        victim = list_settled_head(t, &t->idle);
     }
     if (!victim) {
         return false;
@@ -256,10 +295,6 @@ ColoConnResult colo_conn_get(ColoConnTable *t, const ColoPacket *pkt,
 void colo_conn_touch(ColoConnTable *t, ColoConn *c, int64_t now)
 {
     c->last_seen = table_time(t, now);
-    if (c->list == COLO_CONN_LIST_IDLE) {
-        QTAILQ_REMOVE(&t->idle, c, lnext);
-        QTAILQ_INSERT_TAIL(&t->idle, c, lnext);
-    }
 }
 
 void colo_conn_remove(ColoConnTable *t, ColoConn *c)
@@ -270,9 +305,7 @@ void colo_conn_remove(ColoConnTable *t, ColoConn *c)
 
 void colo_conn_pin(ColoConnTable *t, ColoConn *c)
 {
-    if (c->pins++ == 0) {
-        list_unlink(t, c);
-    }
+    c->pins++;
 }
 
 void colo_conn_unpin(ColoConnTable *t, ColoConn *c)
@@ -281,9 +314,13 @@ void colo_conn_unpin(ColoConnTable *t, ColoConn *c)
     if (--c->pins == 0) {
         c->last_seen = MAX(c->last_seen, t->now);
         if (c->tcp.closed) {
+            /* its linger starts again: keep the closed list in order */
             c->closed_at = MAX(c->closed_at, t->now);
+            list_unlink(t, c);
         }
-        list_link_tail(t, c);
+        if (c->list == COLO_CONN_LIST_NONE) {
+            list_link_tail(t, c);
+        }
     }
 }
 
@@ -385,17 +422,25 @@ uint32_t colo_conn_expire(ColoConnTable *t, int64_t now)
     ColoConn *c;
 
     now = table_time(t, now);
-    while ((c = QTAILQ_FIRST(&t->closed)) &&
+    while ((c = list_settled_head(t, &t->closed)) &&
            elapsed(now, c->closed_at, linger)) {
         t->stats.expired_closed++;
         conn_free(t, c);
         n++;
     }
-    while (idle > 0 && (c = QTAILQ_FIRST(&t->idle)) &&
-           elapsed(now, c->last_seen, idle)) {
-        t->stats.expired_idle++;
-        conn_free(t, c);
-        n++;
+    while (idle > 0 && (c = QTAILQ_FIRST(&t->idle))) {
+        if (c->pins) {
+            list_unlink(t, c);
+        } else if (elapsed(now, c->last_seen, idle)) {
+            t->stats.expired_idle++;
+            conn_free(t, c);
+            n++;
+        } else if (c->last_seen > c->listed_at) {
+            list_unlink(t, c);
+            list_link_tail(t, c);
+        } else {
+            break;      /* the oldest entry is not idle long enough */
+        }
     }
     return n;
 }

@@ -2,7 +2,7 @@
 /*
  * COLO proxy connection table: a bounded table of flows keyed by
  * #ColoFlowKey, with a fixed-size private area per entry for its user,
- * LRU eviction of idle entries and TCP-aware expiry.
+ * approximately-LRU eviction of idle entries and TCP-aware expiry.
  *
  * Pure code: no QOM, no main loop, no tracing, no clock.  Time is passed in
  * by the caller as int64_t nanoseconds (any monotonic origin).  Lookups are
@@ -10,13 +10,18 @@
  *
  * Entry lists
  * -----------
- * Every entry is on exactly one of:
- * - the idle LRU list (unpinned, not closed), oldest activity first;
- * - the closed list (unpinned, TCP closed by FIN/FIN/ACK or RST),
- *   in order of closing;
- * - no list, while pinned (colo_conn_pin()).
- * Eviction and expiry only ever look at the two lists, so a pinned entry is
- * never destroyed except by colo_conn_remove() or colo_conn_table_free().
+ * Every unpinned entry is on exactly one of:
+ * - the idle list (not closed), approximately least recently active
+ *   first: activity does not move an entry (no per-packet list work), an
+ *   entry active since it was queued goes back to the tail when it
+ *   reaches the head (CLOCK, or "second chance");
+ * - the closed list (TCP closed by FIN/FIN/ACK or RST), in order of
+ *   closing.
+ * A pinned entry (colo_conn_pin()) stays where it was until eviction or
+ * expiry finds it at the head of its list and takes it off; unpinning
+ * puts it back at the tail.  Eviction and expiry skip pinned entries, so
+ * a pinned entry is never destroyed except by colo_conn_remove() or
+ * colo_conn_table_free().
  */
 
 #ifndef NET_COLO_CONN_H
@@ -163,7 +168,7 @@ const ColoConnStats *colo_conn_stats(const ColoConnTable *t);
  * @t: table
  * @key: a canonical key (see colo_flow_key_canonicalize())
  *
- * Find an entry without creating it or touching its LRU position.
+ * Find an entry without creating it or marking it active.
  *
  * Returns: the entry or NULL.
  */
@@ -179,8 +184,8 @@ ColoConn *colo_conn_lookup(ColoConnTable *t, const ColoFlowKey *key);
  * Find the entry for @key, or create it.  If the table is full, first
  * evict the oldest unpinned closed entry, else the least recently used
  * unpinned idle entry (calling the destroy callback); if every entry is
- * pinned, return %COLO_CONN_FULL and change nothing.  The entry found or
- * created is marked active at @now (moved to the young end of the LRU).
+ * pinned, return %COLO_CONN_FULL and destroy nothing.  The entry found
+ * or created is marked active at @now (see colo_conn_touch()).
  *
  * Returns: %COLO_CONN_FOUND, %COLO_CONN_CREATED or %COLO_CONN_FULL.
  */
@@ -240,7 +245,8 @@ unsigned colo_conn_last_events(const ColoConn *conn);
  * @conn: entry
  * @now: current time, ns
  *
- * Mark @conn active at @now (young end of the LRU if it is idle).
+ * Mark @conn active at @now: O(1), it only records the time; eviction
+ * and expiry see it (an idle entry gets a second chance at the head).
  */
 void colo_conn_touch(ColoConnTable *t, ColoConn *conn, int64_t now);
 

@@ -293,6 +293,68 @@ static void test_lru_eviction(void)
     g_assert_cmpint(u.destroys, ==, u.inits);
 }
 
+/*
+ * Activity does not reorder the idle list (CLOCK): an entry active since
+ * it was queued gets a second chance at the head, a pinned entry is
+ * taken off the list there and comes back at the tail when unpinned, and
+ * expiry goes by the last activity, not by the list position.
+ */
+static void test_second_chance(void)
+{
+    ColoConnTable *t;
+    ColoConn *c[4];
+    User u;
+    int i;
+
+    t = table_new(&u, 4);
+    for (i = 0; i < 4; i++) {
+        c[i] = flow(t, i, MS(i), COLO_CONN_CREATED);
+    }
+    /* 0 and 1 active again, 2 pinned: 3 is the one idle the longest */
+    flow(t, 0, MS(10), COLO_CONN_FOUND);
+    colo_conn_touch(t, c[1], MS(11));
+    colo_conn_pin(t, c[2]);
+    flow(t, 100, MS(12), COLO_CONN_CREATED);
+    g_assert_cmpuint(u.last_destroyed_id, ==, 3);
+    /* the walk moved 0 and 1 to the tail behind 100: 0 goes next... */
+    flow(t, 101, MS(13), COLO_CONN_CREATED);
+    g_assert_cmpuint(u.last_destroyed_id, ==, 0);
+    /* ...unless it has been active since; 2 is still pinned */
+    colo_conn_touch(t, c[1], MS(14));
+    flow(t, 102, MS(15), COLO_CONN_CREATED);
+    g_assert_cmpuint(u.last_destroyed_id, ==, 100);
+    g_assert(find_flow(t, 2) == c[2]);
+    g_assert(find_flow(t, 1) == c[1]);
+
+    /* unpinned, 2 is at the tail and active at 20 ms */
+    colo_conn_unpin(t, c[2]);
+    g_assert_cmpuint(colo_conn_last_seen(c[2]), ==, MS(15));
+    colo_conn_touch(t, c[2], MS(20));
+    flow(t, 103, MS(21), COLO_CONN_CREATED);
+    g_assert_cmpuint(u.last_destroyed_id, ==, 101);
+    flow(t, 104, MS(22), COLO_CONN_CREATED);
+    g_assert_cmpuint(u.last_destroyed_id, ==, 1);
+    g_assert(find_flow(t, 2) == c[2]);
+    g_assert_cmpuint(colo_conn_count(t), ==, 4);
+
+    /*
+     * Expiry (idle 1000 ms) by last activity: 102 (15 ms), 2 (20 ms),
+     * 103 (21 ms) and 104 (22 ms) are left; 102 is active again at
+     * 500 ms, after 2, 103 and 104 were queued.
+     */
+    flow(t, 102, MS(500), COLO_CONN_FOUND);
+    g_assert_cmpuint(colo_conn_expire(t, MS(1021)), ==, 2);
+    g_assert_nonnull(find_flow(t, 102));
+    g_assert_nonnull(find_flow(t, 104));
+    g_assert_cmpuint(colo_conn_expire(t, MS(1022)), ==, 1);
+    g_assert_cmpuint(colo_conn_expire(t, MS(1499)), ==, 0);
+    g_assert_cmpuint(colo_conn_expire(t, MS(1500)), ==, 1);
+    g_assert_cmpuint(colo_conn_count(t), ==, 0);
+
+    colo_conn_table_free(t);
+    g_assert_cmpint(u.destroys, ==, u.inits);
+}
+
 static void test_closed_evicted_first(void)
 {
     ColoConnTable *t;
@@ -676,6 +738,7 @@ int main(int argc, char **argv)
     g_test_add_func("/colo/conn/both-directions", test_both_directions);
     g_test_add_func("/colo/conn/invalid", test_invalid);
     g_test_add_func("/colo/conn/lru-eviction", test_lru_eviction);
+    g_test_add_func("/colo/conn/second-chance", test_second_chance);
     g_test_add_func("/colo/conn/closed-evicted-first",
                     test_closed_evicted_first);
     g_test_add_func("/colo/conn/full-all-pinned", test_full_all_pinned);
