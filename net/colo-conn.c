@@ -38,13 +38,21 @@ struct ColoConn {
     max_align_t priv[];                 /* priv_size bytes */
 };
 
+/*
+ * Bucket array: this many at first, growing with the entries up to
+ * max_entries rounded up to a power of two (but at least the minimum).
+ */
+#define COLO_CONN_START_BUCKETS     256
+#define COLO_CONN_MIN_BUCKETS       16
+
 typedef QLIST_HEAD(, ColoConn) ColoConnBucket;
 typedef QTAILQ_HEAD(, ColoConn) ColoConnQueue;
 
 struct ColoConnTable {
     ColoConnTableConfig cfg;
     ColoConnBucket *buckets;
-    uint32_t mask;
+    uint32_t mask;                      /* buckets - 1 */
+    uint32_t max_mask;                  /* the most buckets - 1 */
     uint32_t count;
     int64_t now;                        /* latest time seen */
     ColoConnQueue idle;                 /* least recently active first */
@@ -59,15 +67,16 @@ struct ColoConnTable {
 ColoConnTable *colo_conn_table_new(const ColoConnTableConfig *cfg)
 {
     ColoConnTable *t = g_new0(ColoConnTable, 1);
-    uint32_t n = 16;
+    uint32_t n = COLO_CONN_MIN_BUCKETS;
 
     assert(cfg->max_entries >= 1 && cfg->max_entries <= (1u << 30));
     while (n < cfg->max_entries) {
         n <<= 1;
     }
     t->cfg = *cfg;
-    t->buckets = g_new0(ColoConnBucket, n);
-    t->mask = n - 1;
+    t->max_mask = n - 1;
+    t->mask = MIN(n, COLO_CONN_START_BUCKETS) - 1;
+    t->buckets = g_new0(ColoConnBucket, t->mask + 1);
     t->now = INT64_MIN;
     QTAILQ_INIT(&t->idle);
     QTAILQ_INIT(&t->closed);
@@ -229,6 +238,29 @@ static bool evict_one(ColoConnTable *t)
     return true;
 }
 
+/*
+ * Double the bucket array once there are more entries than buckets (up
+ * to one bucket per possible entry): a table sized for the bound would
+ * spread a few thousand flows over a bucket array far larger than the
+ * cache.  Entries keep their hash, so moving them reads no key.
+ */
+static void table_grow(ColoConnTable *t)
+{
+    uint32_t n = (t->mask + 1) * 2, i;
+    ColoConnBucket *b = g_new0(ColoConnBucket, n);
+    ColoConn *c;
+
+    for (i = 0; i <= t->mask; i++) {
+        while ((c = QLIST_FIRST(&t->buckets[i]))) {
+            QLIST_REMOVE(c, hnext);
+            QLIST_INSERT_HEAD(&b[c->hash & (n - 1)], c, hnext);
+        }
+    }
+    g_free(t->buckets);
+    t->buckets = b;
+    t->mask = n - 1;
+}
+
 static ColoConn *conn_new(ColoConnTable *t, const ColoFlowKey *key,
                           uint32_t hash, int64_t now)
 {
@@ -239,6 +271,9 @@ static ColoConn *conn_new(ColoConnTable *t, const ColoFlowKey *key,
     c->created_at = now;
     c->last_seen = now;
     c->list = COLO_CONN_LIST_NONE;
+    if (t->count > t->mask && t->mask < t->max_mask) {
+        table_grow(t);
+    }
     QLIST_INSERT_HEAD(&t->buckets[hash & t->mask], c, hnext);
     list_link_tail(t, c);
     t->count++;

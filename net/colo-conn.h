@@ -6,7 +6,9 @@
  *
  * Pure code: no QOM, no main loop, no tracing, no clock.  Time is passed in
  * by the caller as int64_t nanoseconds (any monotonic origin).  Lookups are
- * O(1) and allocate nothing; creating an entry allocates one block.
+ * O(1) and allocate nothing; creating an entry allocates one block (and,
+ * whenever the entries outnumber the buckets, doubles the bucket array,
+ * up to one bucket per entry the table may hold).
  *
  * Entry lists
  * -----------
