@@ -514,7 +514,7 @@ static void colo_compare_frame(void *opaque, const ColoStreamFrame *f)
     colo_cmp_engine_input(e, in->side, f->data, f->len, s->now);
 }
 
-static void colo_compare_batch_bh(void *opaque);
+static void colo_compare_end_batch(ColoCompare *s);
 
 static int colo_compare_in_can_read(void *opaque)
 {
@@ -536,7 +536,12 @@ static void colo_compare_in_read(void *opaque, const uint8_t *buf, int size)
     s->now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
     err = colo_stream_decoder_feed(&in->dec, buf, size, colo_compare_frame,
                                    in);
-    qemu_bh_schedule(s->batch_bh);
+    /*
+     * End the batch here rather than in batch_bh: scheduling a BH from
+     * its own AioContext costs an eventfd write and read per chardev
+     * read, and a read already carries up to 64 KiB of frames.
+     */
+    colo_compare_end_batch(s);
     if (likely(err == COLO_STREAM_OK || err == COLO_STREAM_ERR_DISCARDING)) {
         return;
     }
