@@ -284,11 +284,24 @@ static ColoConn *conn_new(ColoConnTable *t, const ColoFlowKey *key,
     return c;
 }
 
+uint32_t colo_conn_hash(const ColoConnTable *t, const ColoFlowKey *key)
+{
+    return colo_flow_key_hash(key, t->cfg.hash_seed);
+}
+
 ColoConnResult colo_conn_lookup_or_create(ColoConnTable *t,
                                           const ColoFlowKey *key,
                                           int64_t now, ColoConn **pconn)
 {
-    uint32_t hash = colo_flow_key_hash(key, t->cfg.hash_seed);
+    return colo_conn_lookup_or_create_hashed(t, key, colo_conn_hash(t, key),
+                                             now, pconn);
+}
+
+ColoConnResult colo_conn_lookup_or_create_hashed(ColoConnTable *t,
+                                                 const ColoFlowKey *key,
+                                                 uint32_t hash, int64_t now,
+                                                 ColoConn **pconn)
+{
     ColoConn *c = find(t, key, hash);
 
     if (c) {
@@ -303,6 +316,30 @@ ColoConnResult colo_conn_lookup_or_create(ColoConnTable *t,
     }
     *pconn = conn_new(t, key, hash, table_time(t, now));
     return COLO_CONN_CREATED;
+}
+
+void colo_conn_prefetch_bucket(const ColoConnTable *t, uint32_t hash)
+{
+    __builtin_prefetch(&t->buckets[hash & t->mask]);
+}
+
+/* Cache lines of an entry worth loading ahead: lookup, tracking, priv. */
+#define COLO_CONN_PREFETCH_MAX  384
+
+void colo_conn_prefetch_entry(const ColoConnTable *t, uint32_t hash)
+{
+    const ColoConn *c = QLIST_FIRST(&t->buckets[hash & t->mask]);
+    size_t size = MIN(sizeof(*c) + t->cfg.priv_size,
+                      COLO_CONN_PREFETCH_MAX);
+    size_t off;
+
+    if (!c) {
+        return;
+    }
+    for (off = 0; off < size; off += 64) {
+        __builtin_prefetch((const uint8_t *)c + off);
+    }
+    __builtin_prefetch((const uint8_t *)c + size - 1);
 }
 
 ColoConnResult colo_conn_get(ColoConnTable *t, const ColoPacket *pkt,

@@ -196,6 +196,44 @@ ColoConnResult colo_conn_lookup_or_create(ColoConnTable *t,
                                           int64_t now, ColoConn **pconn);
 
 /**
+ * colo_conn_hash:
+ * @t: table
+ * @key: a canonical key
+ *
+ * Returns: the hash of @key in @t, for the functions below.
+ */
+uint32_t colo_conn_hash(const ColoConnTable *t, const ColoFlowKey *key);
+
+/**
+ * colo_conn_lookup_or_create_hashed:
+ * @hash: colo_conn_hash() of @key
+ *
+ * Same as colo_conn_lookup_or_create(), for a caller that already has
+ * the hash of @key.
+ */
+ColoConnResult colo_conn_lookup_or_create_hashed(ColoConnTable *t,
+                                                 const ColoFlowKey *key,
+                                                 uint32_t hash, int64_t now,
+                                                 ColoConn **pconn);
+
+/**
+ * colo_conn_prefetch_bucket / colo_conn_prefetch_entry:
+ * @t: table
+ * @hash: colo_conn_hash() of a key that will soon be looked up
+ *
+ * Hints for a caller that knows the keys of a burst of packets before
+ * it looks them up: call colo_conn_prefetch_bucket() for every key of
+ * the burst, then colo_conn_prefetch_entry() for every key, then do the
+ * lookups.  The first starts loading the key's bucket; the second reads
+ * that bucket and starts loading its first entry with its private area,
+ * so that each miss overlaps with those of the other keys instead of
+ * stalling its own lookup.  Neither changes the table; a hint that has
+ * become wrong (the table changed in between) only costs a useless load.
+ */
+void colo_conn_prefetch_bucket(const ColoConnTable *t, uint32_t hash);
+void colo_conn_prefetch_entry(const ColoConnTable *t, uint32_t hash);
+
+/**
  * colo_conn_get:
  * @t: table
  * @pkt: a parsed packet

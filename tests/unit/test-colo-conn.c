@@ -732,6 +732,52 @@ static void test_many(void)
     colo_conn_table_free(t);
 }
 
+/*
+ * The hashed lookup (used after colo_conn_prefetch_*() by a caller that
+ * looks ahead) finds the same entries as the plain one; the hints are
+ * harmless on empty and on reused buckets.
+ */
+static void test_hashed(void)
+{
+    enum { N = 3000 };
+    ColoConnTableConfig cfg = { .max_entries = N, .priv_size = 200 };
+    ColoConnTable *t = colo_conn_table_new(&cfg);
+    ColoFlowKey *keys = g_new(ColoFlowKey, N);
+    ColoConn **conns = g_new(ColoConn *, N);
+    ColoConn *c;
+    Frame f;
+    int i;
+
+    for (i = 0; i < N; i++) {
+        frame_build(&f, i & 1, COLO_IPPROTO_UDP, i, 1000, N + i, 53, 0, 0, 0,
+                    0);
+        g_assert(colo_flow_key_from_packet(&f.pkt, &keys[i]));
+        colo_conn_prefetch_bucket(t, colo_conn_hash(t, &keys[i]));
+        colo_conn_prefetch_entry(t, colo_conn_hash(t, &keys[i]));
+        g_assert_cmpint(colo_conn_lookup_or_create_hashed(
+                            t, &keys[i], colo_conn_hash(t, &keys[i]), i,
+                            &conns[i]), ==, COLO_CONN_CREATED);
+    }
+    g_assert_cmpuint(colo_conn_count(t), ==, N);
+    for (i = 0; i < N; i++) {
+        uint32_t h = colo_conn_hash(t, &keys[i]);
+
+        colo_conn_prefetch_bucket(t, h);
+        colo_conn_prefetch_entry(t, h);
+        g_assert_cmpint(colo_conn_lookup_or_create_hashed(t, &keys[i], h,
+                                                          N + i, &c), ==,
+                        COLO_CONN_FOUND);
+        g_assert(c == conns[i]);
+        g_assert(colo_conn_lookup(t, &keys[i]) == c);
+        g_assert_cmpint(colo_conn_lookup_or_create(t, &keys[i], N + i, &c),
+                        ==, COLO_CONN_FOUND);
+        g_assert(c == conns[i]);
+    }
+    g_free(keys);
+    g_free(conns);
+    colo_conn_table_free(t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -753,5 +799,6 @@ int main(int argc, char **argv)
     g_test_add_func("/colo/conn/remove", test_remove);
     g_test_add_func("/colo/conn/iteration", test_iteration);
     g_test_add_func("/colo/conn/many", test_many);
+    g_test_add_func("/colo/conn/hashed", test_hashed);
     return g_test_run();
 }
