@@ -211,6 +211,51 @@ ColoStreamError colo_stream_decoder_feed(ColoStreamDecoder *d,
     return COLO_STREAM_OK;
 }
 
+/* colo_stream_decoder_feed_burst(): frames collected for the next burst */
+typedef struct ColoStreamBurst {
+    const ColoStreamDecoder *d;
+    ColoStreamBurstFn *cb;
+    void *opaque;
+    size_t n;
+    ColoStreamFrame frames[COLO_STREAM_BURST];
+} ColoStreamBurst;
+
+static void colo_stream_burst_flush(ColoStreamBurst *b)
+{
+    if (b->n) {
+        b->cb(b->opaque, b->frames, b->n);
+        b->n = 0;
+    }
+}
+
+static void colo_stream_burst_add(void *opaque, const ColoStreamFrame *frame)
+{
+    ColoStreamBurst *b = opaque;
+
+    b->frames[b->n++] = *frame;
+    /*
+     * A frame in the decoder's buffer must go now: the next frame split
+     * across chunks is reassembled in the same buffer.
+     */
+    if (b->n == COLO_STREAM_BURST || frame->data == b->d->buf) {
+        colo_stream_burst_flush(b);
+    }
+}
+
+ColoStreamError colo_stream_decoder_feed_burst(ColoStreamDecoder *d,
+                                               const uint8_t *buf,
+                                               size_t len,
+                                               ColoStreamBurstFn *cb,
+                                               void *opaque)
+{
+    ColoStreamBurst b = { .d = d, .cb = cb, .opaque = opaque };
+    ColoStreamError err;
+
+    err = colo_stream_decoder_feed(d, buf, len, colo_stream_burst_add, &b);
+    colo_stream_burst_flush(&b);
+    return err;
+}
+
 /* Encoder */
 
 void colo_stream_encoder_init(ColoStreamEncoder *e, bool vnet_hdr,

@@ -112,6 +112,29 @@ ColoStreamError colo_stream_decoder_feed(ColoStreamDecoder *d,
                                          ColoStreamFrameFn *cb,
                                          void *opaque);
 
+/* Frames colo_stream_decoder_feed_burst() hands over at once, at most. */
+#define COLO_STREAM_BURST 16
+
+/*
+ * Called with @n (1..COLO_STREAM_BURST) complete frames, in order.  The
+ * same rules as for ColoStreamFrameFn apply to every frame.
+ */
+typedef void ColoStreamBurstFn(void *opaque, const ColoStreamFrame *frames,
+                               size_t n);
+
+/*
+ * Same as colo_stream_decoder_feed(), but frames are handed over in
+ * bursts, so that the caller can look ahead (e.g. to start loading the
+ * state of every frame's flow before processing the first one).  Every
+ * frame completed by @buf is handed over before this returns, including
+ * those before a malformed prefix.
+ */
+ColoStreamError colo_stream_decoder_feed_burst(ColoStreamDecoder *d,
+                                               const uint8_t *buf,
+                                               size_t len,
+                                               ColoStreamBurstFn *cb,
+                                               void *opaque);
+
 /*
  * Start again at a frame boundary (peer disconnected or reconnected),
  * leaving the discarding state.  Returns true if a partly received

@@ -305,6 +305,101 @@ static void test_decode_errors(void)
     }
 }
 
+/* colo_stream_decoder_feed_burst(): bursts recorded as they come. */
+typedef struct BurstSink {
+    Sink s;
+    guint bursts;
+    guint full_bursts;      /* of COLO_STREAM_BURST frames */
+} BurstSink;
+
+static void burst_cb(void *opaque, const ColoStreamFrame *f, size_t n)
+{
+    BurstSink *b = opaque;
+    size_t i;
+
+    g_assert_cmpuint(n, >=, 1);
+    g_assert_cmpuint(n, <=, COLO_STREAM_BURST);
+    b->bursts++;
+    b->full_bursts += n == COLO_STREAM_BURST;
+    for (i = 0; i < n; i++) {
+        sink_cb(&b->s, &f[i]);
+    }
+}
+
+/*
+ * Bursts carry the same frames as single callbacks, whatever the
+ * chunking: in particular a frame reassembled in the decoder's buffer is
+ * handed over before the next split frame reuses that buffer.
+ */
+static void test_decode_burst(void)
+{
+    static const size_t chunks[] = { 1, 7, 100, 333, 1000, 4096, SIZE_MAX };
+    enum { N = 300 };
+    size_t sizes[N];
+    int i, c;
+
+    for (i = 0; i < N; i++) {
+        sizes[i] = 1 + (i * 37) % 250;
+    }
+    sizes[N / 2] = 5000;    /* the buffer grows while frames are in use */
+    for (c = 0; c < G_N_ELEMENTS(chunks); c++) {
+        g_autoptr(GByteArray) wire = make_wire(true, N, sizes);
+        ColoStreamDecoder d;
+        BurstSink b = { 0 };
+        size_t off;
+
+        sink_init(&b.s);
+        colo_stream_decoder_init(&d, true, 0);
+        for (off = 0; off < wire->len; off += MIN(chunks[c], wire->len - off)) {
+            g_assert_cmpint(colo_stream_decoder_feed_burst(
+                                &d, wire->data + off,
+                                MIN(chunks[c], wire->len - off),
+                                burst_cb, &b), ==, COLO_STREAM_OK);
+        }
+        g_assert_cmpuint(b.s.frames->len, ==, N);
+        for (i = 0; i < N; i++) {
+            check_frame(&b.s, i, sizes[i], i, MIN(sizes[i], 12));
+        }
+        if (chunks[c] >= 4096) {
+            g_assert_cmpuint(b.full_bursts, >, 0);
+        }
+        g_assert(!colo_stream_decoder_mid_frame(&d));
+        colo_stream_decoder_destroy(&d);
+        sink_free(&b.s);
+    }
+}
+
+/* The frames before a malformed prefix are handed over, then the error. */
+static void test_decode_burst_error(void)
+{
+    size_t sizes[40];
+    g_autoptr(GByteArray) wire = NULL;
+    ColoStreamDecoder d;
+    BurstSink b = { 0 };
+    int i;
+
+    for (i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        sizes[i] = 60 + i;
+    }
+    wire = make_wire(false, G_N_ELEMENTS(sizes), sizes);
+    wire_add(wire, false, 0, 0, NULL, 0);
+    sink_init(&b.s);
+    colo_stream_decoder_init(&d, false, 0);
+    g_assert_cmpint(colo_stream_decoder_feed_burst(&d, wire->data, wire->len,
+                                                   burst_cb, &b), ==,
+                    COLO_STREAM_ERR_ZERO_LEN);
+    g_assert_cmpuint(b.s.frames->len, ==, G_N_ELEMENTS(sizes));
+    for (i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        check_frame(&b.s, i, sizes[i], i, 0);
+    }
+    g_assert_cmpint(colo_stream_decoder_feed_burst(&d, wire->data, wire->len,
+                                                   burst_cb, &b), ==,
+                    COLO_STREAM_ERR_DISCARDING);
+    g_assert_cmpuint(b.s.frames->len, ==, G_N_ELEMENTS(sizes));
+    colo_stream_decoder_destroy(&d);
+    sink_free(&b.s);
+}
+
 /* Limits are inclusive: L == max_frame and V == L are valid. */
 static void test_decode_limits(void)
 {
@@ -652,6 +747,9 @@ int main(int argc, char **argv)
                     test_decode_many_in_one_chunk);
     g_test_add_func("/colo-stream/decode/wire-bytes", test_decode_wire_bytes);
     g_test_add_func("/colo-stream/decode/errors", test_decode_errors);
+    g_test_add_func("/colo-stream/decode/burst", test_decode_burst);
+    g_test_add_func("/colo-stream/decode/burst-error",
+                    test_decode_burst_error);
     g_test_add_func("/colo-stream/decode/limits", test_decode_limits);
     g_test_add_func("/colo-stream/decode/reset-mid-frame",
                     test_decode_reset_mid_frame);
