@@ -179,6 +179,11 @@ struct ColoCompareEngine {
      */
     ColoPacket in_pkt;
     CmpFrame *in_frame;
+    /* colo_cmp_engine_input_burst(): the burst being input, parsed */
+    ColoFlowKey in_key;
+    ColoPacket burst_pkt[COLO_CMP_BURST];
+    ColoFlowKey burst_key[COLO_CMP_BURST];
+    uint32_t burst_hash[COLO_CMP_BURST];
 };
 
 static const char *const reason_names[COLO_CMP_DIV__MAX] = {
@@ -1222,12 +1227,29 @@ static void input_pure_ack(ColoCompareEngine *e, CmpFrame *nf,
     input_finish(e, flow, nf);
 }
 
-void colo_cmp_engine_input(ColoCompareEngine *e, ColoCmpSide side,
-                           const uint8_t *frame, size_t len, int64_t now_ns)
+/* Parse a frame being input into @pkt; false if it is malformed. */
+static bool input_parse(const ColoCompareEngine *e, ColoPacket *pkt,
+                        const uint8_t *frame, size_t len)
 {
-    ColoPacket *pkt = &e->in_pkt;
+    if (len > UINT32_MAX) {
+        pkt->error = COLO_PKT_ERR__MAX;
+        return false;
+    }
+    return colo_packet_parse(pkt, frame, len, e->cfg.vnet_hdr_len) ==
+           COLO_PKT_OK;
+}
+
+/*
+ * Input one frame.  @pkt: the frame already parsed by input_parse(), or
+ * NULL to parse it here if needed (into e->in_pkt).  @key and @hash:
+ * its flow key and colo_conn_hash(), computed by the caller if it parsed
+ * the frame successfully, else NULL and ignored.
+ */
+static void input_one(ColoCompareEngine *e, ColoCmpSide side,
+                      const uint8_t *frame, size_t len, ColoPacket *pkt,
+                      const ColoFlowKey *key, uint32_t hash, int64_t now_ns)
+{
     CmpFrame *nf = e->in_frame;
-    ColoFlowKey key;
     ColoConn *conn;
     CmpFlow *flow;
     CmpKind kind;
@@ -1246,11 +1268,13 @@ void colo_cmp_engine_input(ColoCompareEngine *e, ColoCmpSide side,
         }
         return;
     }
-    if (len > UINT32_MAX ||
-        colo_packet_parse(pkt, frame, len, e->cfg.vnet_hdr_len) !=
-        COLO_PKT_OK) {
-        input_malformed(e, side, frame, len,
-                        len > UINT32_MAX ? COLO_PKT_ERR__MAX : pkt->error);
+    if (!pkt) {
+        pkt = &e->in_pkt;
+        input_parse(e, pkt, frame, len);
+        key = NULL;
+    }
+    if (pkt->error != COLO_PKT_OK) {
+        input_malformed(e, side, frame, len, pkt->error);
         return;
     }
     kind = classify(pkt);
@@ -1261,7 +1285,11 @@ void colo_cmp_engine_input(ColoCompareEngine *e, ColoCmpSide side,
         return;
     }
 
-    colo_flow_key_from_packet(pkt, &key);
+    if (!key) {
+        colo_flow_key_from_packet(pkt, &e->in_key);
+        key = &e->in_key;
+        hash = colo_conn_hash(e->conns, key);
+    }
     nf->data = frame;
     nf->len = len;
     nf->side = side;
@@ -1274,15 +1302,15 @@ void colo_cmp_engine_input(ColoCompareEngine *e, ColoCmpSide side,
     fill_info(pkt, kind, &nf->info);
 
     if (kind == KIND_PURE_ACK) {
-        input_pure_ack(e, nf, &key);
+        input_pure_ack(e, nf, key);
         return;
     }
-    if (colo_conn_lookup_or_create(e->conns, &key, e->now, &conn) ==
-        COLO_CONN_FULL) {
+    if (colo_conn_lookup_or_create_hashed(e->conns, key, hash, e->now,
+                                          &conn) == COLO_CONN_FULL) {
         if (kind == KIND_SYN_NOACK) {
             release_data(e, frame, len, REL_UNCOMPARED);
         } else {
-            input_table_full(e, side, frame, len, &key);
+            input_table_full(e, side, frame, len, key);
         }
         return;
     }
@@ -1311,6 +1339,61 @@ void colo_cmp_engine_input(ColoCompareEngine *e, ColoCmpSide side,
         }
     }
     input_finish(e, flow, nf);
+}
+
+void colo_cmp_engine_input(ColoCompareEngine *e, ColoCmpSide side,
+                           const uint8_t *frame, size_t len, int64_t now_ns)
+{
+    input_one(e, side, frame, len, NULL, NULL, 0, now_ns);
+}
+
+/*
+ * A burst is processed in three passes so that its connection lookups
+ * overlap: parse every frame and start loading its hash bucket, then
+ * read the buckets and start loading the entries (with their flow
+ * state), then input the frames in order.  With thousands of flows each
+ * lookup would otherwise stall on two cache misses in turn.
+ */
+void colo_cmp_engine_input_burst(ColoCompareEngine *e, ColoCmpSide side,
+                                 const ColoCmpFrameRef *frames, size_t n,
+                                 int64_t now_ns)
+{
+    while (n > 0) {
+        size_t m = MIN(n, COLO_CMP_BURST), j;
+        /* failover passes frames through without parsing them */
+        bool parsed = !e->failover &&
+                      colo_conn_count(e->conns) >= e->cfg.lookahead_min_conns;
+
+        if (parsed) {
+            for (j = 0; j < m; j++) {
+                ColoPacket *pkt = &e->burst_pkt[j];
+
+                if (input_parse(e, pkt, frames[j].data, frames[j].len)) {
+                    colo_flow_key_from_packet(pkt, &e->burst_key[j]);
+                    e->burst_hash[j] = colo_conn_hash(e->conns,
+                                                      &e->burst_key[j]);
+                    colo_conn_prefetch_bucket(e->conns, e->burst_hash[j]);
+                }
+            }
+            for (j = 0; j < m; j++) {
+                if (e->burst_pkt[j].error == COLO_PKT_OK) {
+                    colo_conn_prefetch_entry(e->conns, e->burst_hash[j]);
+                }
+            }
+        }
+        for (j = 0; j < m; j++) {
+            if (parsed) {
+                input_one(e, side, frames[j].data, frames[j].len,
+                          &e->burst_pkt[j], &e->burst_key[j],
+                          e->burst_hash[j], now_ns);
+            } else {
+                input_one(e, side, frames[j].data, frames[j].len, NULL, NULL,
+                          0, now_ns);
+            }
+        }
+        frames += m;
+        n -= m;
+    }
 }
 
 /*
@@ -1413,6 +1496,9 @@ ColoCompareEngine *colo_cmp_engine_new(const ColoCmpConfig *cfg)
 
     assert(cfg->release);
     e->cfg = *cfg;
+    if (!e->cfg.lookahead_min_conns) {
+        e->cfg.lookahead_min_conns = COLO_CMP_DEFAULT_LOOKAHEAD_MIN_CONNS;
+    }
     if (!e->cfg.max_connections) {
         e->cfg.max_connections = COLO_CMP_DEFAULT_MAX_CONNECTIONS;
     }

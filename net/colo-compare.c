@@ -113,6 +113,7 @@ typedef struct ColoCompareIn {
     const char *prop;
     CharBackend chr;
     ColoStreamDecoder dec;
+    ColoCmpFrameRef burst[COLO_STREAM_BURST];   /* colo_compare_frames() */
 } ColoCompareIn;
 
 /* One output chardev: outdev, or notify_dev's write side. */
@@ -514,6 +515,35 @@ static void colo_compare_frame(void *opaque, const ColoStreamFrame *f)
     colo_cmp_engine_input(e, in->side, f->data, f->len, s->now);
 }
 
+/* A burst of frames from one side: the engine looks ahead over them. */
+static void colo_compare_frames(void *opaque, const ColoStreamFrame *f,
+                                size_t n)
+{
+    ColoCompareIn *in = opaque;
+    ColoCompare *s = in->s;
+    size_t i, m = 0;
+
+    for (i = 0; i < n; i++) {
+        if (unlikely(!s->engine || f[i].vnet_hdr_len != s->engine_vnet_len)) {
+            /* the first frame, or a mismatched one: one at a time */
+            if (m) {
+                colo_cmp_engine_input_burst(s->engine, in->side, in->burst,
+                                            m, s->now);
+                m = 0;
+            }
+            colo_compare_frame(in, &f[i]);
+            continue;
+        }
+        in->burst[m].data = f[i].data;
+        in->burst[m].len = f[i].len;
+        m++;
+    }
+    if (m) {
+        colo_cmp_engine_input_burst(s->engine, in->side, in->burst, m,
+                                    s->now);
+    }
+}
+
 static void colo_compare_end_batch(ColoCompare *s);
 
 static int colo_compare_in_can_read(void *opaque)
@@ -534,8 +564,8 @@ static void colo_compare_in_read(void *opaque, const uint8_t *buf, int size)
     ColoStreamError err;
 
     s->now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
-    err = colo_stream_decoder_feed(&in->dec, buf, size, colo_compare_frame,
-                                   in);
+    err = colo_stream_decoder_feed_burst(&in->dec, buf, size,
+                                         colo_compare_frames, in);
     /*
      * End the batch here rather than in batch_bh: scheduling a BH from
      * its own AioContext costs an eventfd write and read per chardev

@@ -1577,6 +1577,163 @@ static void test_idle_expiry(void)
     eng_stop();
 }
 
+/*
+ * colo_cmp_engine_input_burst() decides exactly as colo_cmp_engine_input()
+ * frame by frame.  Enough flows for the engine to look ahead in bursts
+ * (it does from 1,024 connections), and in the bursts everything that
+ * leaves the common path: malformed frames, pure ACKs, a guest SYN, UDP,
+ * a payload divergence, several frames of one flow.
+ */
+typedef struct BurstStep {
+    ColoCmpSide side;
+    Frame f;
+} BurstStep;
+
+typedef struct BurstResult {
+    GPtrArray *released;
+    GArray *divs;
+    ColoCmpStats st;
+} BurstResult;
+
+/* @lookahead: 0 for single frames, else lookahead_min_conns for bursts */
+static BurstResult burst_run(const BurstStep *steps, size_t n,
+                             uint32_t lookahead)
+{
+    ColoCmpConfig cfg = { .max_connections = 4096,
+                          .compare_timeout_ns = MS(3000),
+                          .lookahead_min_conns = lookahead };
+    bool burst = lookahead != 0;
+    ColoCmpFrameRef refs[40];
+    BurstResult r;
+    size_t i = 0, k;
+    uint32_t rnd = 12345;
+
+    eng_start_cfg(&cfg);
+    while (i < n) {
+        size_t m = 1;
+
+        if (!burst) {
+            in(steps[i].side, &steps[i].f);
+            i++;
+            continue;
+        }
+        /* a run of frames of one side, cut at pseudo-random lengths */
+        rnd = rnd * 1103515245 + 12345;
+        while (i + m < n && m < 1 + (rnd >> 16) % G_N_ELEMENTS(refs) &&
+               steps[i + m].side == steps[i].side) {
+            m++;
+        }
+        for (k = 0; k < m; k++) {
+            refs[k].data = steps[i + k].f.b;
+            refs[k].len = steps[i + k].f.len;
+        }
+        colo_cmp_engine_input_burst(eng, steps[i].side, refs, m, now);
+        check_invariants();
+        i += m;
+    }
+    r.released = g_ptr_array_ref(released);
+    r.divs = g_array_ref(divs);
+    r.st = stats();
+    eng_stop();
+    return r;
+}
+
+/* Run @steps in bursts; the outcome must be @a's, frame by frame. */
+static void burst_check(const BurstResult *a, const BurstStep *steps,
+                        size_t n, uint32_t lookahead)
+{
+    BurstResult b = burst_run(steps, n, lookahead);
+    guint i;
+
+    g_assert_cmpuint(a->released->len, ==, b.released->len);
+    for (i = 0; i < a->released->len; i++) {
+        GByteArray *x = g_ptr_array_index(a->released, i);
+        GByteArray *y = g_ptr_array_index(b.released, i);
+
+        g_assert_cmpmem(x->data, x->len, y->data, y->len);
+    }
+    g_assert_cmpuint(a->divs->len, ==, b.divs->len);
+    for (i = 0; i < a->divs->len; i++) {
+        ColoCmpDivergence *x = &g_array_index(a->divs, ColoCmpDivergence, i);
+        ColoCmpDivergence *y = &g_array_index(b.divs, ColoCmpDivergence, i);
+
+        g_assert_cmpint(x->reason, ==, y->reason);
+        g_assert_cmpint(x->side, ==, y->side);
+        g_assert_cmpuint(x->primary_len, ==, y->primary_len);
+    }
+    g_assert_cmpmem(&a->st, offsetof(ColoCmpStats, connections),
+                    &b.st, offsetof(ColoCmpStats, connections));
+    g_assert_cmpuint(a->st.connections, ==, b.st.connections);
+    g_assert_cmpuint(a->st.queued_frames[P], ==, b.st.queued_frames[P]);
+    g_assert_cmpuint(a->st.queued_frames[S], ==, b.st.queued_frames[S]);
+    g_ptr_array_unref(b.released);
+    g_array_unref(b.divs);
+}
+
+static void test_burst(void)
+{
+    enum { FLOWS = 1200 };
+    GArray *steps = g_array_new(false, false, sizeof(BurstStep));
+    BurstStep st;
+    BurstResult a;
+    uint32_t i, j;
+
+    /* FLOWS TCP flows, three segments each, the secondary's in bulk */
+    for (j = 0; j < 3; j++) {
+        for (i = 0; i < FLOWS; i++) {
+            st.side = P;
+            st.f = MK(.proto = COLO_IPPROTO_TCP, .sport = 1000 + i,
+                      .dport = 80, .seq = i * 7919 + j * 100,
+                      .flags = COLO_TCP_ACK, .poff = i + j * 100,
+                      .plen = 100);
+            if (i % 97 == 5) {
+                st.f.len = 14 + 10;             /* truncated IP header */
+            }
+            g_array_append_val(steps, st);
+            if (i % 89 == 3) {                  /* a primary pure ACK */
+                st.f = MK(.proto = COLO_IPPROTO_TCP, .sport = 1000 + i,
+                          .dport = 80, .seq = i * 7919 + j * 100 + 100,
+                          .ack = 5, .flags = COLO_TCP_ACK);
+                g_array_append_val(steps, st);
+            }
+        }
+        st.f = MK(.proto = COLO_IPPROTO_TCP, .sport = 9000 + j, .dport = 22,
+                  .seq = 1, .flags = COLO_TCP_SYN, .mss = 1460);
+        g_array_append_val(steps, st);
+        st.f = udp(5000 + j, j, 40);
+        g_array_append_val(steps, st);
+        for (i = 0; i < FLOWS; i++) {
+            st.side = S;
+            st.f = MK(.proto = COLO_IPPROTO_TCP, .sport = 1000 + i,
+                      .dport = 80, .seq = i * 7919 + j * 100, .ack = 3,
+                      .win = 77, .flags = COLO_TCP_ACK | COLO_TCP_PSH,
+                      .poff = i + j * 100, .plen = 100);
+            if (i % 101 == 7 && j == 1) {
+                st.f.b[st.f.len - 1] ^= 0x40;   /* payload divergence */
+            }
+            if (i % 83 == 2) {
+                st.f.len = 14 + 20 + 10;        /* truncated TCP header */
+            }
+            g_array_append_val(steps, st);
+        }
+        st.f = udp(5000 + j, j, 40);
+        g_array_append_val(steps, st);
+    }
+
+    a = burst_run((BurstStep *)steps->data, steps->len, 0);
+    g_assert_cmpuint(a.st.connections, >=,
+                     COLO_CMP_DEFAULT_LOOKAHEAD_MIN_CONNS);
+    g_assert_cmpuint(a.divs->len, >, 0);
+    /* with the default threshold, then looking ahead from the start */
+    burst_check(&a, (BurstStep *)steps->data, steps->len,
+                COLO_CMP_DEFAULT_LOOKAHEAD_MIN_CONNS);
+    burst_check(&a, (BurstStep *)steps->data, steps->len, 1);
+
+    g_ptr_array_unref(a.released);
+    g_array_unref(a.divs);
+    g_array_unref(steps);
+}
+
 int main(int argc, char **argv)
 {
     size_t i;
@@ -1626,5 +1783,6 @@ int main(int argc, char **argv)
     g_test_add_func("/colo-compare-engine/failover", test_failover);
     g_test_add_func("/colo-compare-engine/many-flows", test_many_flows);
     g_test_add_func("/colo-compare-engine/idle-expiry", test_idle_expiry);
+    g_test_add_func("/colo-compare-engine/burst", test_burst);
     return g_test_run();
 }

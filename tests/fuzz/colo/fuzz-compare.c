@@ -6,6 +6,7 @@
  * The input is a script.  Four header bytes configure the engine:
  *   b0 bits 0-2  max connections - 1        b1 bits 0-3  max queue - 1
  *   b0 bits 3-4  vnet header 0/10/12/0      b1 bit  4    mirror mode
+ *                                           b1 bit  5    bursts
  *   b2           compare timeout - 1, in ms
  *   b3           base of the flows' sequence numbers
  * then operations, each an opcode byte (low 3 bits) and its operands:
@@ -19,6 +20,10 @@
  *   5    advance the clock by the next byte * 0.1 ms (bit 3: then expire)
  *   6    expire (bit 3 clear) or checkpoint (bit 3 set)
  *   7    failover if the opcode is 0xff, else expire
+ *
+ * In burst mode, consecutive frames of one side are input together with
+ * colo_cmp_engine_input_burst() (at most COLO_CMP_BURST, looking ahead
+ * from the first connection), which must behave as frame by frame.
  *
  * Invariants (abort on violation):
  * - every primary frame is released exactly once by the end (after a
@@ -53,7 +58,16 @@ typedef struct Pending {
     uint8_t data[FRAME_MAX];
 } Pending;
 
+/* Burst mode: frames not input yet, all of one side */
 static struct {
+    uint8_t data[COLO_CMP_BURST][FRAME_MAX];
+    ColoCmpFrameRef refs[COLO_CMP_BURST];
+    size_t n;
+    int side;
+} bq;
+
+static struct {
+    bool burst;
     Pending *pend;
     size_t n_pend;
     size_t n_done;
@@ -293,6 +307,31 @@ static size_t build(const Build *b, uint8_t *f)
     return l4 + l4len - f;
 }
 
+static void burst_flush(ColoCompareEngine *e, int64_t now)
+{
+    if (bq.n) {
+        colo_cmp_engine_input_burst(e, bq.side, bq.refs, bq.n, now);
+        bq.n = 0;
+    }
+}
+
+static void input(ColoCompareEngine *e, int side, const uint8_t *frame,
+                  size_t len, int64_t now)
+{
+    if (!fz.burst) {
+        colo_cmp_engine_input(e, side, frame, len, now);
+        return;
+    }
+    if (bq.n == COLO_CMP_BURST || (bq.n && bq.side != side)) {
+        burst_flush(e, now);
+    }
+    memcpy(bq.data[bq.n], frame, len);
+    bq.refs[bq.n].data = bq.data[bq.n];
+    bq.refs[bq.n].len = len;
+    bq.side = side;
+    bq.n++;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const size_t vnet_lens[4] = { 0, 10, 12, 0 };
@@ -311,6 +350,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz.vnet = vnet_lens[(data[0] >> 3) & 3];
     max_queue = 1 + (data[1] & 15);
     fz.mirror = data[1] & 0x10;
+    fz.burst = data[1] & 0x20;
+    bq.n = 0;
     seq_base = (uint32_t)data[3] << 24 | 0xfff000;  /* near wrap-around */
     fz.pend = g_new0(Pending, 2 * MAX_OPS);
 
@@ -320,6 +361,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.conn_idle_timeout_ns = 50 * 1000000LL;
     cfg.vnet_hdr_len = fz.vnet;
     cfg.hash_seed = data[3];
+    cfg.lookahead_min_conns = 1;
     cfg.release = cb_release;
     cfg.divergence = cb_divergence;
     cfg.opaque = &fz;
@@ -361,11 +403,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 p->len = len;
                 memcpy(p->data, frame, len);
             }
-            colo_cmp_engine_input(e, side, frame, len, now);
+            input(e, side, frame, len, now);
             if (fz.mirror && !mut) {
                 b.secondary_copy = true;
                 len = build(&b, frame);
-                colo_cmp_engine_input(e, 1, frame, len, now);
+                input(e, 1, frame, len, now);
             }
             break;
         }
@@ -388,9 +430,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 p->len = len;
                 memcpy(p->data, frame, len);
             }
-            colo_cmp_engine_input(e, side, frame, len, now);
+            input(e, side, frame, len, now);
             break;
         case 5:
+            burst_flush(e, now);
             if (pos < size) {
                 now += data[pos++] * 100000LL;
             }
@@ -402,6 +445,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             break;
         case 6:
+            burst_flush(e, now);
             if (side) {
                 colo_cmp_engine_checkpoint(e);
                 k = fz.n_pend;
@@ -411,6 +455,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             break;
         case 7:
+            burst_flush(e, now);
             if (op == 0xff) {
                 colo_cmp_engine_failover(e);
                 CHECK(fz.n_done == fz.n_pend);
@@ -419,9 +464,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             break;
         }
-        check_stats(e, max_conn, max_queue);
+        if (!bq.n) {
+            check_stats(e, max_conn, max_queue);
+        }
     }
 
+    burst_flush(e, now);
     colo_cmp_engine_checkpoint(e);
     CHECK(fz.n_done == fz.n_pend);
     check_stats(e, max_conn, max_queue);

@@ -20,9 +20,10 @@ P, S = 0, 1
 
 
 def header(max_conn=4, vnet=0, max_queue=8, mirror=False, timeout_ms=30,
-           base=0x10):
+           base=0x10, burst=False):
     return bytes([(max_conn - 1) | (vnet << 3),
-                  (max_queue - 1) | (0x10 if mirror else 0),
+                  (max_queue - 1) | (0x10 if mirror else 0) |
+                  (0x20 if burst else 0),
                   timeout_ms - 1, base])
 
 
@@ -175,6 +176,25 @@ SEEDS['mirror-mix'] = header(mirror=True, max_queue=4, max_conn=2) + \
     frame(P, off=41, plen=20) + frame(P, flow=1, proto=UDP, plen=5) + \
     frame(P, flow=2, proto=ARP) + frame(P, off=21, plen=20) + \
     advance(50, expire=True) + checkpoint() + frame(P, off=61, plen=9)
+
+# Bursts: runs of one side's frames over several flows, with malformed
+# frames, pure ACKs, UDP and a divergence inside the runs.
+SEEDS['burst-mix'] = header(burst=True, max_conn=8) + b''.join(
+    frame(P, flow=f, off=20 * i, plen=20) for i in range(3)
+    for f in range(4)) + raw(P, b'\x52\x54\x00') + \
+    frame(P, flow=5, proto=UDP, plen=8) + frame(P, flags=ACK, off=60) + \
+    b''.join(frame(S, flow=f, off=20 * i, plen=20, mut=(f == 2 and i == 1))
+             for i in range(3) for f in range(4)) + \
+    frame(S, flow=5, proto=UDP, plen=8) + raw(S, b'\x00' * 20) + \
+    advance(10, expire=True) + checkpoint()
+
+SEEDS['burst-table-full'] = header(burst=True, max_conn=2, max_queue=2) + \
+    b''.join(frame(P, flow=f, off=0, plen=10) for f in range(5)) + \
+    b''.join(frame(S, flow=f, off=0, plen=10) for f in range(5))
+
+SEEDS['burst-mirror'] = header(burst=True, mirror=True, vnet=2) + b''.join(
+    frame(P, flow=f, off=30 * i, plen=30) for i in range(4)
+    for f in range(3))
 
 
 def main():
