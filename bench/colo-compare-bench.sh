@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # colo-compare end to end, our build against a stock build of the
-# untouched base, in one run (see bench/colo-compare-bench.c).
+# untouched base, in one run (see bench/colo-compare-bench.c).  A first
+# row per scenario, "floor", is the bench's built-in relay: what the
+# sockets carry through one thread that only pairs and copies records,
+# the ceiling for any colo-compare on this machine.
 #
 #   bench/colo-compare-bench.sh [--quick] [--seconds S] [--window N]
 #                               [--proto udp|tcp] [--conns N] [--size N]
@@ -95,4 +98,5 @@ gcc -O2 -g -Wall -pthread -o "$build/bench/colo-compare-bench" \
     die "building bench/colo-compare-bench.c failed."
 log "ours:  $ours"
 log "stock: $stock"
-exec "$build/bench/colo-compare-bench" "$@" ours="$ours" stock="$stock"
+exec "$build/bench/colo-compare-bench" "$@" floor=relay ours="$ours" \
+    stock="$stock"
