@@ -567,44 +567,88 @@ bool colo_tcp_option_find(const ColoPacket *pkt, uint8_t kind,
 
 QEMU_BUILD_BUG_ON(sizeof(ColoFlowKey) != 44);
 
+/*
+ * The key is assembled in registers and stored in 8-byte words (and one
+ * 4-byte word), the sizes colo_flow_key_hash() and colo_flow_key_equal()
+ * read it with.  Filling it field by field after a memset() made their
+ * loads span several smaller stores, which the CPU cannot forward: each
+ * waited for the stores to reach the cache, for every packet.
+ */
+QEMU_BUILD_BUG_ON(COLO_MAX_VLAN_TAGS != 2);
+QEMU_BUILD_BUG_ON(offsetof(ColoFlowKey, sport) != 32 ||
+                  offsetof(ColoFlowKey, dport) != 34 ||
+                  offsetof(ColoFlowKey, vlan) != 36 ||
+                  offsetof(ColoFlowKey, family) != 40 ||
+                  offsetof(ColoFlowKey, proto) != 41 ||
+                  offsetof(ColoFlowKey, n_vlans) != 42 ||
+                  offsetof(ColoFlowKey, pad) != 43);
+
 bool colo_flow_key_from_packet(const ColoPacket *pkt, ColoFlowKey *key)
 {
+    uint64_t s0 = 0, s1 = 0, d0 = 0, d1 = 0;   /* src, dst */
+    uint16_t ports[4] = { 0 };              /* sport, dport, vlan[2] */
+    uint8_t tail[4] = { 0 };                /* family, proto, n_vlans, pad */
+    const uint8_t *sa, *da;
+    uint64_t w;
+    uint32_t t;
     int i;
 
-    memset(key, 0, sizeof(*key));
     if (pkt->error != COLO_PKT_OK) {
+        memset(key, 0, sizeof(*key));
         return false;
     }
-    key->n_vlans = pkt->n_vlans;
+    tail[2] = pkt->n_vlans;
     for (i = 0; i < pkt->n_vlans; i++) {
-        key->vlan[i] = pkt->vlan_tci[i] & 0xfff;
+        ports[2 + i] = pkt->vlan_tci[i] & 0xfff;
     }
     if (pkt->l3 == COLO_L3_OTHER) {
-        key->family = COLO_FAMILY_NONE;
-        key->sport = pkt->eth_type;
-        return true;
-    }
-    key->family = pkt->l3 == COLO_L3_IPV4 ? COLO_FAMILY_IPV4
+        tail[0] = COLO_FAMILY_NONE;
+        ports[0] = pkt->eth_type;
+    } else {
+        tail[0] = pkt->l3 == COLO_L3_IPV4 ? COLO_FAMILY_IPV4
                                           : COLO_FAMILY_IPV6;
-    key->proto = pkt->ip_proto;
-    memcpy(key->src, pkt->data + pkt->ip_src_off, pkt->ip_addr_len);
-    memcpy(key->dst, pkt->data + pkt->ip_dst_off, pkt->ip_addr_len);
-    switch (pkt->l4) {
-    case COLO_L4_TCP:
-    case COLO_L4_UDP:
-        key->sport = pkt->sport;
-        key->dport = pkt->dport;
-        break;
-    case COLO_L4_ICMP:
-    case COLO_L4_ICMPV6:
-        if (pkt->icmp_is_echo) {
-            key->sport = pkt->icmp_echo_id;
-            key->dport = pkt->icmp_echo_id;
+        tail[1] = pkt->ip_proto;
+        sa = pkt->data + pkt->ip_src_off;
+        da = pkt->data + pkt->ip_dst_off;
+        if (pkt->ip_addr_len == 4) {
+            /* the 4 bytes, then zeroes */
+            s0 = (uint32_t)ldl_he_p(sa);
+            d0 = (uint32_t)ldl_he_p(da);
+            if (HOST_BIG_ENDIAN) {
+                s0 <<= 32;
+                d0 <<= 32;
+            }
+        } else {
+            s0 = ldq_he_p(sa);
+            s1 = ldq_he_p(sa + 8);
+            d0 = ldq_he_p(da);
+            d1 = ldq_he_p(da + 8);
         }
-        break;
-    default:
-        break;
+        switch (pkt->l4) {
+        case COLO_L4_TCP:
+        case COLO_L4_UDP:
+            ports[0] = pkt->sport;
+            ports[1] = pkt->dport;
+            break;
+        case COLO_L4_ICMP:
+        case COLO_L4_ICMPV6:
+            if (pkt->icmp_is_echo) {
+                ports[0] = pkt->icmp_echo_id;
+                ports[1] = pkt->icmp_echo_id;
+            }
+            break;
+        default:
+            break;
+        }
     }
+    stq_he_p(key->src, s0);
+    stq_he_p(key->src + 8, s1);
+    stq_he_p(key->dst, d0);
+    stq_he_p(key->dst + 8, d1);
+    memcpy(&w, ports, 8);
+    stq_he_p(&key->sport, w);
+    memcpy(&t, tail, 4);
+    stl_he_p(&key->family, t);
     return true;
 }
 

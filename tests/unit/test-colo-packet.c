@@ -1452,6 +1452,27 @@ static void test_key_basic(void)
     g_assert_cmpstr(colo_flow_key_format(&k, buf, sizeof(buf)), ==,
                     "proto 6 10.0.0.2:80 > 10.0.0.1:1234");
 
+    /* addresses with their top bits set: still zero-padded */
+    {
+        static const uint8_t hi_a[4] = { 192, 168, 1, 200 };
+        static const uint8_t hi_b[4] = { 255, 255, 255, 255 };
+
+        tcp4(&t, hi_a, hi_b, 65535, 32768);
+        key_of(&t, &k);
+        g_assert(memcmp(k.src, hi_a, 4) == 0);
+        g_assert(memcmp(k.dst, hi_b, 4) == 0);
+        g_assert(memcmp(k.src + 4, zero.src, 12) == 0);
+        g_assert(memcmp(k.dst + 4, zero.dst, 12) == 0);
+        g_assert_cmpuint(k.sport, ==, 65535);
+        g_assert_cmpuint(k.dport, ==, 32768);
+        g_assert_cmpuint(k.n_vlans, ==, 0);
+        g_assert_cmpuint(k.vlan[0], ==, 0);
+        g_assert_cmpuint(k.vlan[1], ==, 0);
+        g_assert_cmpuint(k.pad, ==, 0);
+    }
+    tcp4(&t, v4_b, v4_a, 80, 1234);
+    key_of(&t, &k);
+
     g_assert_true(colo_flow_key_canonicalize(&k));
     g_assert(memcmp(k.src, v4_a, 4) == 0);
     g_assert_cmpuint(k.sport, ==, 1234);
