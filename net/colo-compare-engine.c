@@ -1348,12 +1348,27 @@ void colo_cmp_engine_input(ColoCompareEngine *e, ColoCmpSide side,
 }
 
 /*
- * A burst is processed in three passes so that its connection lookups
+ * A burst is processed in two passes so that its connection lookups
  * overlap: parse every frame and start loading its hash bucket, then
- * read the buckets and start loading the entries (with their flow
- * state), then input the frames in order.  With thousands of flows each
- * lookup would otherwise stall on two cache misses in turn.
+ * input the frames in order, each time reading the bucket of the frame
+ * CMP_LOOKAHEAD_ENTRIES ahead and starting to load its entry (with its
+ * flow state).  With thousands of flows each lookup would otherwise
+ * stall on two cache misses in turn.
  */
+/*
+ * Entries being loaded ahead of the frame being input: each is several
+ * cache lines, and too many loads in flight stall the CPU (its miss
+ * buffers are full) instead of overlapping.
+ */
+#define CMP_LOOKAHEAD_ENTRIES 4
+
+static void burst_prefetch_entry(ColoCompareEngine *e, size_t j)
+{
+    if (e->burst_pkt[j].error == COLO_PKT_OK) {
+        colo_conn_prefetch_entry(e->conns, e->burst_hash[j]);
+    }
+}
+
 void colo_cmp_engine_input_burst(ColoCompareEngine *e, ColoCmpSide side,
                                  const ColoCmpFrameRef *frames, size_t n,
                                  int64_t now_ns)
@@ -1375,14 +1390,15 @@ void colo_cmp_engine_input_burst(ColoCompareEngine *e, ColoCmpSide side,
                     colo_conn_prefetch_bucket(e->conns, e->burst_hash[j]);
                 }
             }
-            for (j = 0; j < m; j++) {
-                if (e->burst_pkt[j].error == COLO_PKT_OK) {
-                    colo_conn_prefetch_entry(e->conns, e->burst_hash[j]);
-                }
+            for (j = 0; j < MIN(m, CMP_LOOKAHEAD_ENTRIES); j++) {
+                burst_prefetch_entry(e, j);
             }
         }
         for (j = 0; j < m; j++) {
             if (parsed) {
+                if (j + CMP_LOOKAHEAD_ENTRIES < m) {
+                    burst_prefetch_entry(e, j + CMP_LOOKAHEAD_ENTRIES);
+                }
                 input_one(e, side, frames[j].data, frames[j].len,
                           &e->burst_pkt[j], &e->burst_key[j],
                           e->burst_hash[j], now_ns);
