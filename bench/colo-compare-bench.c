@@ -7,7 +7,7 @@
  * the two QEMUs), or by hand:
  *
  *   gcc -O2 -pthread -o ccb bench/colo-compare-bench.c
- *   ./ccb [--quick] [--verbose] [--seconds S] [--window N]
+ *   ./ccb [--quick] [--verbose] [--seconds S] [--window N] [--repeat N]
  *         [--proto udp|tcp] [--conns N] [--size N] NAME=QEMU [NAME=QEMU...]
  *
  * --verbose prints the object's query-colo-proxy counters after each run
@@ -39,9 +39,15 @@
  * sockets carry through one thread on this machine, the ceiling for any
  * colo-compare that runs in one iothread.
  *
+ * --repeat N runs every scenario N times, going round the QEMUs each
+ * time (so that they share the machine's slow and fast spells), and
+ * prints the median of each figure; integrity counts are summed.
+ *
  * Printed per scenario: frames/s out, MB/s of payload, p50/p99 latency
  * (send to receive, including queueing within the window), QEMU's CPU
- * time (all its threads, user and system, from /proc) per frame out, and
+ * time (all its threads, user and system, from /proc) per frame out, the
+ * ratio of its frames/s to the relay's ("floor", when NAME=relay is one
+ * of the runs), and
  * integrity: lost, duplicated and reordered (within a connection) frames,
  * which must all be zero.  On a shared machine frames/s moves with the
  * load of its neighbours; CPU ns per frame moves much less.
@@ -777,6 +783,89 @@ static bool run_one(const char *qemu, const Scenario *sc, double seconds,
     return true;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Median of @n values (sorted in place). */
+static double median(double *v, int n)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Median frames/s of the runs that worked; 0 if none did. */
+static double median_fps(const Result *runs, int n)
+{
+    double fps[MAX_RUNS];
+    int i, ok = 0;
+
+    for (i = 0; i < n; i++) {
+        if (runs[i].ok) {
+            fps[ok++] = runs[i].received / runs[i].seconds;
+        }
+    }
+    return ok ? median(fps, ok) : 0;
+}
+
+/*
+ * Print one QEMU's row for a scenario: the median of its @n runs for
+ * every figure, the sums for integrity.  @floor_fps: the floor's median
+ * frames/s in this scenario, 0 if there is no floor.  Returns false if
+ * a frame was lost, duplicated, reordered or corrupted.
+ */
+static bool report(const Scenario *sc, const char *name, const Result *runs,
+                   int n, double floor_fps)
+{
+    double fps[MAX_RUNS], p50[MAX_RUNS], p99[MAX_RUNS], cpu[MAX_RUNS];
+    uint64_t lost = 0, dup = 0, reord = 0, corrupt = 0;
+    int i, ok = 0;
+    double f;
+
+    for (i = 0; i < n; i++) {
+        if (!runs[i].ok) {
+            continue;
+        }
+        fps[ok] = runs[i].received / runs[i].seconds;
+        p50[ok] = runs[i].p50_us;
+        p99[ok] = runs[i].p99_us;
+        cpu[ok] = runs[i].cpu_ns;
+        ok++;
+        lost += runs[i].lost;
+        dup += runs[i].dup;
+        reord += runs[i].reordered;
+        corrupt += runs[i].corrupt;
+    }
+    if (!ok) {
+        printf("%-5s %6u %5u | %-8s  (QEMU did not start)\n",
+               sc->tcp ? "tcp" : "udp", sc->conns, sc->size, name);
+        return false;
+    }
+    f = median(fps, ok);
+    printf("%-5s %6u %5u | %-8s %10.0f %9.1f %9.1f %9.1f %7.0f ",
+           sc->tcp ? "tcp" : "udp", sc->conns, sc->size, name, f,
+           f * sc->size / 1e6, median(p50, ok), median(p99, ok),
+           median(cpu, ok));
+    if (floor_fps > 0) {
+        printf("%5.2f", f / floor_fps);
+    } else {
+        printf("%5s", "-");
+    }
+    printf(" | %5" PRIu64 " %4" PRIu64 " %4" PRIu64 "%s%s\n", lost, dup,
+           reord, corrupt ? "  CORRUPT FRAMES" : "",
+           ok < n ? "  (some runs failed)" : "");
+    if (verbose) {
+        for (i = 0; i < n; i++) {
+            printf("      %s", runs[i].counters);
+        }
+    }
+    fflush(stdout);
+    return ok == n && !lost && !dup && !reord && !corrupt;
+}
+
 static void usage(void);
 
 static uint64_t parse_num(const char *s)
@@ -794,7 +883,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: colo-compare-bench [--quick] [--verbose] [--seconds S]\n"
-            "       [--window N]\n"
+            "       [--window N] [--repeat N]\n"
             "       [--proto udp|tcp] [--conns N] [--size N]\n"
             "       NAME=QEMU [NAME=QEMU...]\n"
             "(QEMU \"relay\": the built-in relay, the sockets' ceiling)\n");
@@ -812,6 +901,9 @@ int main(int argc, char **argv)
     int proto_sel = -1;
     uint32_t conns_sel = 0, size_sel = 0;
     bool quick = false, all_ok = true;
+    int repeat = 1, rep;
+    double floor_fps;
+    Result *runs;
 
     signal(SIGPIPE, SIG_IGN);
     for (i = 1; i < argc; i++) {
@@ -821,6 +913,8 @@ int main(int argc, char **argv)
             verbose = true;
         } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
             seconds = atof(argv[++i]);
+        } else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) {
+            repeat = parse_num(argv[++i]);
         } else if (!strcmp(argv[i], "--window") && i + 1 < argc) {
             window = parse_num(argv[++i]);
         } else if (!strcmp(argv[i], "--proto") && i + 1 < argc) {
@@ -840,18 +934,26 @@ int main(int argc, char **argv)
             usage();
         }
     }
-    if (!nq || window < BATCH_FRAMES || seconds <= 0 ||
+    if (!nq || window < BATCH_FRAMES || seconds <= 0 || repeat < 1 ||
+        repeat > MAX_RUNS ||
         (size_sel && size_sel < sizeof(struct payload_hdr))) {
         usage();
     }
 
+    runs = calloc((size_t)nq * repeat, sizeof(Result));
+    if (!runs) {
+        die("calloc");
+    }
     printf("colo-compare end to end: frames in on primary_in and "
            "secondary_in, out on outdev\n");
     printf("%.1f s per run, window %" PRIu64 " frames, batches of %d "
-           "frames per send()\n\n", seconds, window, BATCH_FRAMES);
-    printf("%-5s %6s %5s | %-8s %10s %9s %9s %9s %7s | %5s %4s %4s\n",
+           "frames per send()", seconds, window, BATCH_FRAMES);
+    if (repeat > 1) {
+        printf("; medians of %d runs (integrity: sums)", repeat);
+    }
+    printf("\n\n%-5s %6s %5s | %-8s %10s %9s %9s %9s %7s %5s | %5s %4s %4s\n",
            "proto", "conns", "size", "qemu", "frames/s", "MB/s", "p50 us",
-           "p99 us", "cpu ns", "lost", "dup", "reord");
+           "p99 us", "cpu ns", "floor", "lost", "dup", "reord");
     for (p = 0; p < 2; p++) {
         if (proto_sel >= 0 && p != proto_sel) {
             continue;
@@ -874,37 +976,32 @@ int main(int argc, char **argv)
                 if (size_sel) {
                     sc.size = size_sel;
                 }
+                /*
+                 * Repeats go round the QEMUs, which then share the
+                 * machine's slow and fast spells.
+                 */
+                for (rep = 0; rep < repeat; rep++) {
+                    for (q = 0; q < nq; q++) {
+                        run_one(qpath[q], &sc, seconds, window,
+                                &runs[q * repeat + rep]);
+                    }
+                }
+                floor_fps = 0;
+                for (q = 0; q < nq && !floor_fps; q++) {
+                    if (!strcmp(qpath[q], "relay")) {
+                        floor_fps = median_fps(&runs[q * repeat], repeat);
+                    }
+                }
                 for (q = 0; q < nq; q++) {
-                    Result res;
-
-                    if (!run_one(qpath[q], &sc, seconds, window, &res)) {
-                        printf("%-5s %6u %5u | %-8s  (QEMU did not start)\n",
-                               sc.tcp ? "tcp" : "udp", sc.conns, sc.size,
-                               qname[q]);
-                        all_ok = false;
-                        continue;
-                    }
-                    printf("%-5s %6u %5u | %-8s %10.0f %9.1f %9.1f %9.1f "
-                           "%7.0f | %5" PRIu64 " %4" PRIu64 " %4" PRIu64
-                           "%s\n",
-                           sc.tcp ? "tcp" : "udp", sc.conns, sc.size,
-                           qname[q], res.received / res.seconds,
-                           res.received * sc.size / res.seconds / 1e6,
-                           res.p50_us, res.p99_us, res.cpu_ns, res.lost,
-                           res.dup,
-                           res.reordered,
-                           res.corrupt ? "  CORRUPT FRAMES" : "");
-                    if (verbose) {
-                        printf("      %s", res.counters);
-                    }
-                    fflush(stdout);
-                    if (res.lost || res.dup || res.reordered || res.corrupt) {
+                    if (!report(&sc, qname[q], &runs[q * repeat], repeat,
+                                floor_fps)) {
                         all_ok = false;
                     }
                 }
             }
         }
     }
+    free(runs);
     printf("\nintegrity: %s\n", all_ok ? "no frame lost, duplicated or "
            "reordered" : "PROBLEMS (see above)");
     return all_ok ? 0 : 1;

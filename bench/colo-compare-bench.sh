@@ -8,6 +8,7 @@
 # the ceiling for any colo-compare on this machine.
 #
 #   bench/colo-compare-bench.sh [--quick] [--seconds S] [--window N]
+#                               [--repeat N]
 #                               [--proto udp|tcp] [--conns N] [--size N]
 #   bench/colo-compare-bench.sh build-stock     # (re)build the stock QEMU
 #
@@ -16,6 +17,9 @@
 #                  exists, else build/stock/obj/qemu-system-x86_64, built
 #                  on first use from the cached base with the configure
 #                  line of scripts/colo/build.sh)
+#
+# On a shared machine, --repeat 3 or more gives medians that move much
+# less between runs than single runs do.
 #
 # Figures are printed, never asserted; the exit status is non-zero only if
 # a QEMU lost, duplicated or reordered frames.  The machine should be
