@@ -20,23 +20,33 @@ typedef enum ColoConnList {
 } ColoConnList;
 
 /* What a lookup reads comes first: one cache line with the key. */
+/*
+ * What every packet reads or writes comes first, in 128 bytes (lookup,
+ * tracking, pinning and relisting); the user's private area follows the
+ * rest.  With many flows each line an entry spans is a cache miss.
+ */
+QEMU_BUILD_BUG_ON(COLO_CONN_EV_CLOSED > UINT8_MAX ||
+                  COLO_CONN_EV_REOPENED > UINT8_MAX);
+
 struct ColoConn {
     QLIST_ENTRY(ColoConn) hnext;        /* bucket chain */
     uint32_t hash;
     uint32_t pins;
     ColoFlowKey key;
-    ColoConnList list;
-    QTAILQ_ENTRY(ColoConn) lnext;       /* idle or closed list */
+    uint8_t list;                       /* ColoConnList */
+    uint8_t events;                     /* of the last colo_conn_track() */
     bool dir_known;
-    ColoDir initiator;
-    unsigned events;                    /* of the last colo_conn_track() */
-    int64_t created_at;
+    uint8_t initiator;                  /* ColoDir */
     int64_t last_seen;
-    int64_t listed_at;                  /* when put at its list's tail */
-    int64_t closed_at;
     ColoConnTcpState tcp;
+    QTAILQ_ENTRY(ColoConn) lnext;       /* idle or closed list */
+    int64_t listed_at;                  /* when put at its list's tail */
+    /* colder */
+    int64_t created_at;
+    int64_t closed_at;
     max_align_t priv[];                 /* priv_size bytes */
 };
+QEMU_BUILD_BUG_ON(offsetof(ColoConn, listed_at) + sizeof(int64_t) > 128);
 
 /*
  * Bucket array: this many at first, growing with the entries up to
