@@ -1354,14 +1354,6 @@ void colo_cmp_engine_input(ColoCompareEngine *e, ColoCmpSide side,
 }
 
 /*
- * A burst is processed in two passes so that its connection lookups
- * overlap: parse every frame and start loading its hash bucket, then
- * input the frames in order, each time reading the bucket of the frame
- * CMP_LOOKAHEAD_ENTRIES ahead and starting to load its entry (with its
- * flow state).  With thousands of flows each lookup would otherwise
- * stall on two cache misses in turn.
- */
-/*
  * Entries being loaded ahead of the frame being input: each is several
  * cache lines, and too many loads in flight stall the CPU (its miss
  * buffers are full) instead of overlapping.
@@ -1375,6 +1367,14 @@ static void burst_prefetch_entry(ColoCompareEngine *e, size_t j)
     }
 }
 
+/*
+ * A burst is processed in two passes so that its connection lookups
+ * overlap: parse every frame and start loading its hash bucket, then
+ * input the frames in order, each time reading the bucket of the frame
+ * CMP_LOOKAHEAD_ENTRIES ahead and starting to load its entry (with its
+ * flow state).  With thousands of flows each lookup would otherwise
+ * stall on two cache misses in turn.
+ */
 void colo_cmp_engine_input_burst(ColoCompareEngine *e, ColoCmpSide side,
                                  const ColoCmpFrameRef *frames, size_t n,
                                  int64_t now_ns)

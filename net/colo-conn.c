@@ -19,7 +19,6 @@ typedef enum ColoConnList {
     COLO_CONN_LIST_CLOSED,
 } ColoConnList;
 
-/* What a lookup reads comes first: one cache line with the key. */
 /*
  * What every packet reads or writes comes first, in 128 bytes (lookup,
  * tracking, pinning and relisting); the user's private area follows the
