@@ -1219,9 +1219,9 @@ static void input_table_full(ColoCompareEngine *e, ColoCmpSide side,
 
 /* A primary pure ACK: released at once unless its flow has queued frames. */
 static void input_pure_ack(ColoCompareEngine *e, CmpFrame *nf,
-                           const ColoFlowKey *key)
+                           const ColoFlowKey *key, uint32_t hash)
 {
-    ColoConn *conn = colo_conn_lookup(e->conns, key);
+    ColoConn *conn = colo_conn_lookup_hashed(e->conns, key, hash);
     CmpFlow *flow = conn ? colo_conn_priv(conn) : NULL;
 
     nf->outcome = OUT_UNCOMPARED;
@@ -1308,7 +1308,7 @@ static void input_one(ColoCompareEngine *e, ColoCmpSide side,
     fill_info(pkt, kind, &nf->info);
 
     if (kind == KIND_PURE_ACK) {
-        input_pure_ack(e, nf, key);
+        input_pure_ack(e, nf, key, hash);
         return;
     }
     if (colo_conn_lookup_or_create_hashed(e->conns, key, hash, e->now,

@@ -231,6 +231,12 @@ ColoConn *colo_conn_lookup(ColoConnTable *t, const ColoFlowKey *key)
     return find(t, key, colo_flow_key_hash(key, t->cfg.hash_seed));
 }
 
+ColoConn *colo_conn_lookup_hashed(ColoConnTable *t, const ColoFlowKey *key,
+                                  uint32_t hash)
+{
+    return find(t, key, hash);
+}
+
 /* Make room for one entry; false if every entry is pinned. */
 static bool evict_one(ColoConnTable *t)
 {

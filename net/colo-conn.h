@@ -177,6 +177,15 @@ const ColoConnStats *colo_conn_stats(const ColoConnTable *t);
 ColoConn *colo_conn_lookup(ColoConnTable *t, const ColoFlowKey *key);
 
 /**
+ * colo_conn_lookup_hashed:
+ * @hash: colo_conn_hash() of @key
+ *
+ * Same as colo_conn_lookup(), for a caller that already has the hash.
+ */
+ColoConn *colo_conn_lookup_hashed(ColoConnTable *t, const ColoFlowKey *key,
+                                  uint32_t hash);
+
+/**
  * colo_conn_lookup_or_create:
  * @t: table
  * @key: a canonical key

@@ -769,6 +769,7 @@ static void test_hashed(void)
                         COLO_CONN_FOUND);
         g_assert(c == conns[i]);
         g_assert(colo_conn_lookup(t, &keys[i]) == c);
+        g_assert(colo_conn_lookup_hashed(t, &keys[i], h) == c);
         g_assert_cmpint(colo_conn_lookup_or_create(t, &keys[i], N + i, &c),
                         ==, COLO_CONN_FOUND);
         g_assert(c == conns[i]);
