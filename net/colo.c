@@ -166,6 +166,7 @@ static ColoPktError parse_ipv4(ColoCursor *c, ColoPacket *pkt)
     frag = lduw_be_p(p + 6);
     pkt->more_frags = frag & 0x2000;
     pkt->frag_off = frag & 0x1fff;
+    pkt->is_fragment = (frag & 0x3fff) != 0;
     pkt->ip_ttl = p[8];
     pkt->ip_ttl_off = pkt->l3_off + 8;
     pkt->ip_proto = p[9];
@@ -227,6 +228,7 @@ static ColoPktError parse_ipv6_ext(ColoCursor *c, ColoPacket *pkt, uint8_t nh)
             pkt->ip_id_off = start + 4;
             pkt->frag_off = fo >> 3;
             pkt->more_frags = fo & 1;
+            pkt->is_fragment = (fo & 0xfff9) != 0;
         }
         nh = p[0];
         if (pkt->frag_off) {
@@ -486,8 +488,13 @@ static ColoPktError parse_frame(ColoCursor *c, ColoPacket *pkt)
     if (err) {
         return err;
     }
+    /*
+     * is_fragment is set by parse_ipv4()/parse_ipv6_ext() from the header
+     * word itself: testing the narrow fields just stored here again would
+     * be one wide load over several small stores, a store-forwarding stall
+     * on every frame.
+     */
     pkt->l3_hdr_len = c->pos - pkt->l3_off;
-    pkt->is_fragment = pkt->more_frags || pkt->frag_off;
     pkt->l4_off = c->pos;
     err = parse_l4(c, pkt);
     if (err) {
