@@ -39,9 +39,13 @@
  * sockets carry through one thread on this machine, the ceiling for any
  * colo-compare that runs in one iothread.
  *
- * --repeat N runs every scenario N times, going round the QEMUs each
- * time (so that they share the machine's slow and fast spells), and
- * prints the median of each figure; integrity counts are summed.
+ * --repeat N runs every scenario N times, going round the scenarios and,
+ * within each, round the QEMUs (so that all share the machine's slow and
+ * fast spells), and prints the median of each figure; integrity counts
+ * are summed.  When one connection and more ran in the same protocol and
+ * size, a "scaling" table follows: per QEMU, the median over the repeats
+ * of (frames/s with N connections) / (frames/s with 1), each ratio taken
+ * from two runs of the same repeat, close in time.
  *
  * Printed per scenario: frames/s out, MB/s of payload, p50/p99 latency
  * (send to receive, including queueing within the window), QEMU's CPU
@@ -879,6 +883,82 @@ static uint64_t parse_num(const char *s)
     return v;
 }
 
+/* Index of a run in main()'s array: scenario, then QEMU, then repeat */
+#define RUN_IDX(s, q, rep)  (((size_t)(s) * nq + (q)) * repeat + (rep))
+
+/* Report every QEMU's runs of one scenario (@runs: nq * repeat of them). */
+static bool report_scenario(const Scenario *sc, int nq,
+                            const char *const *qname,
+                            const char *const *qpath, const Result *runs,
+                            int repeat)
+{
+    double floor_fps = 0;
+    bool ok = true;
+    int q;
+
+    for (q = 0; q < nq && !floor_fps; q++) {
+        if (!strcmp(qpath[q], "relay")) {
+            floor_fps = median_fps(&runs[q * repeat], repeat);
+        }
+    }
+    for (q = 0; q < nq; q++) {
+        if (!report(sc, qname[q], &runs[q * repeat], repeat, floor_fps)) {
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/*
+ * With one connection and more in the same protocol and size: how much of
+ * its one-connection rate each QEMU keeps with more connections.  Each
+ * repeat gives a ratio of two runs close in time (so of the same spell
+ * of the machine); the median of those ratios is printed.
+ */
+static void report_scaling(const Scenario *scen, int ns, int nq,
+                           const char *const *qname, const Result *runs,
+                           int repeat)
+{
+    bool header = false;
+    int i, j, q, rep, n;
+    double ratio[MAX_RUNS];
+
+    for (i = 0; i < ns; i++) {
+        if (scen[i].conns != 1) {
+            continue;
+        }
+        for (j = 0; j < ns; j++) {
+            if (scen[j].conns == 1 || scen[j].tcp != scen[i].tcp ||
+                scen[j].size != scen[i].size) {
+                continue;
+            }
+            for (q = 0; q < nq; q++) {
+                for (rep = n = 0; rep < repeat; rep++) {
+                    const Result *one = &runs[RUN_IDX(i, q, rep)];
+                    const Result *many = &runs[RUN_IDX(j, q, rep)];
+
+                    if (one->ok && many->ok && one->received) {
+                        ratio[n++] = (many->received / many->seconds) /
+                                     (one->received / one->seconds);
+                    }
+                }
+                if (!n) {
+                    continue;
+                }
+                if (!header) {
+                    printf("\nscaling: frames/s with N connections over "
+                           "frames/s with 1 (median of %d paired "
+                           "runs)\n", repeat);
+                    header = true;
+                }
+                printf("%-5s %6u %5u | %-8s %5.2f\n",
+                       scen[j].tcp ? "tcp" : "udp", scen[j].conns,
+                       scen[j].size, qname[q], median(ratio, n));
+            }
+        }
+    }
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -902,7 +982,8 @@ int main(int argc, char **argv)
     uint32_t conns_sel = 0, size_sel = 0;
     bool quick = false, all_ok = true;
     int repeat = 1, rep;
-    double floor_fps;
+    Scenario scen[2 * 3 * 3];
+    int ns = 0;
     Result *runs;
 
     signal(SIGPIPE, SIG_IGN);
@@ -940,10 +1021,6 @@ int main(int argc, char **argv)
         usage();
     }
 
-    runs = calloc((size_t)nq * repeat, sizeof(Result));
-    if (!runs) {
-        die("calloc");
-    }
     printf("colo-compare end to end: frames in on primary_in and "
            "secondary_in, out on outdev\n");
     printf("%.1f s per run, window %" PRIu64 " frames, batches of %d "
@@ -964,43 +1041,50 @@ int main(int argc, char **argv)
                 continue;
             }
             for (z = 0; z < 3; z++) {
-                Scenario sc = {
-                    .tcp = p == 1, .conns = all_conns[c],
-                    .size = all_sizes[z],
-                };
-
                 if ((size_sel && all_sizes[z] != size_sel) ||
                     (quick && z == 1)) {
                     continue;
                 }
-                if (size_sel) {
-                    sc.size = size_sel;
-                }
-                /*
-                 * Repeats go round the QEMUs, which then share the
-                 * machine's slow and fast spells.
-                 */
-                for (rep = 0; rep < repeat; rep++) {
-                    for (q = 0; q < nq; q++) {
-                        run_one(qpath[q], &sc, seconds, window,
-                                &runs[q * repeat + rep]);
-                    }
-                }
-                floor_fps = 0;
-                for (q = 0; q < nq && !floor_fps; q++) {
-                    if (!strcmp(qpath[q], "relay")) {
-                        floor_fps = median_fps(&runs[q * repeat], repeat);
-                    }
-                }
-                for (q = 0; q < nq; q++) {
-                    if (!report(&sc, qname[q], &runs[q * repeat], repeat,
-                                floor_fps)) {
-                        all_ok = false;
-                    }
-                }
+                scen[ns].tcp = p == 1;
+                scen[ns].conns = all_conns[c];
+                scen[ns].size = size_sel ? size_sel : all_sizes[z];
+                ns++;
             }
         }
     }
+    runs = calloc((size_t)ns * nq * repeat, sizeof(Result));
+    if (!runs) {
+        die("calloc");
+    }
+    /*
+     * Repeats go round the scenarios and, within each, round the QEMUs:
+     * all of them then share the machine's slow and fast spells, which
+     * last longer than a run.  With one repeat each scenario is reported
+     * as soon as it has run.
+     */
+    for (rep = 0; rep < repeat; rep++) {
+        for (i = 0; i < ns; i++) {
+            for (q = 0; q < nq; q++) {
+                run_one(qpath[q], &scen[i], seconds, window,
+                        &runs[RUN_IDX(i, q, rep)]);
+            }
+            if (repeat == 1 && !report_scenario(&scen[i], nq, qname, qpath,
+                                                &runs[RUN_IDX(i, 0, 0)],
+                                                repeat)) {
+                all_ok = false;
+            }
+        }
+        if (repeat > 1) {
+            fprintf(stderr, "==> repeat %d of %d done\n", rep + 1, repeat);
+        }
+    }
+    for (i = 0; repeat > 1 && i < ns; i++) {
+        if (!report_scenario(&scen[i], nq, qname, qpath,
+                             &runs[RUN_IDX(i, 0, 0)], repeat)) {
+            all_ok = false;
+        }
+    }
+    report_scaling(scen, ns, nq, qname, runs, repeat);
     free(runs);
     printf("\nintegrity: %s\n", all_ok ? "no frame lost, duplicated or "
            "reordered" : "PROBLEMS (see above)");

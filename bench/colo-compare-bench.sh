@@ -19,7 +19,10 @@
 #                  line of scripts/colo/build.sh)
 #
 # On a shared machine, --repeat 3 or more gives medians that move much
-# less between runs than single runs do.
+# less between runs than single runs do; repeats go round all scenarios
+# and QEMUs.  With 1 and 10,000 connections in one run (no --conns), a
+# "scaling" table gives each QEMU's 10,000-connection rate over its
+# 1-connection rate, from paired runs.
 #
 # Figures are printed, never asserted; the exit status is non-zero only if
 # a QEMU lost, duplicated or reordered frames.  The machine should be
