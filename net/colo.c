@@ -352,6 +352,22 @@ static bool tcp_opts_parse(ColoPacket *pkt)
     return step == TCPOPT_STEP_END;
 }
 
+/*
+ * Store the source and destination ports of the L4 header at @p with one
+ * 32-bit store.  colo_flow_key_from_packet() reads the two fields back as
+ * one word, and a CPU cannot forward two 16-bit stores to one wider load:
+ * the load would wait for both to reach the cache, on every frame.
+ */
+QEMU_BUILD_BUG_ON(offsetof(ColoPacket, dport) !=
+                  offsetof(ColoPacket, sport) + sizeof(uint16_t));
+
+static inline void set_ports(ColoPacket *pkt, const uint8_t *p)
+{
+    uint16_t ports[2] = { lduw_be_p(p), lduw_be_p(p + 2) };
+
+    memcpy(&pkt->sport, ports, sizeof(ports));
+}
+
 static ColoPktError parse_tcp(ColoCursor *c, ColoPacket *pkt)
 {
     const uint8_t *p = cur_peek(c, COLO_TCP_HLEN);
@@ -367,8 +383,7 @@ static ColoPktError parse_tcp(ColoCursor *c, ColoPacket *pkt)
     pkt->l4 = COLO_L4_TCP;
     pkt->l4_hdr_len = hlen;
     pkt->l4_csum_off = pkt->l4_off + 16;
-    pkt->sport = lduw_be_p(p);
-    pkt->dport = lduw_be_p(p + 2);
+    set_ports(pkt, p);
     pkt->tcp_seq = ldl_be_p(p + 4);
     pkt->tcp_ack = ldl_be_p(p + 8);
     pkt->tcp_flags = p[13];
@@ -405,8 +420,7 @@ static ColoPktError parse_udp(ColoCursor *c, ColoPacket *pkt)
     pkt->l4 = COLO_L4_UDP;
     pkt->l4_hdr_len = COLO_UDP_HLEN;
     pkt->l4_csum_off = pkt->l4_off + 6;
-    pkt->sport = lduw_be_p(p);
-    pkt->dport = lduw_be_p(p + 2);
+    set_ports(pkt, p);
     pkt->udp_len = ulen;
     return COLO_PKT_OK;
 }
