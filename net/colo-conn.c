@@ -41,7 +41,6 @@ struct ColoConn {
     QTAILQ_ENTRY(ColoConn) lnext;       /* idle or closed list */
     int64_t listed_at;                  /* when put at its list's tail */
     /* colder */
-    int64_t created_at;
     int64_t closed_at;
     max_align_t priv[];                 /* priv_size bytes */
 };
@@ -283,7 +282,6 @@ static ColoConn *conn_new(ColoConnTable *t, const ColoFlowKey *key,
 
     c->key = *key;
     c->hash = hash;
-    c->created_at = now;
     c->last_seen = now;
     c->list = COLO_CONN_LIST_NONE;
     if (t->count > t->mask && t->mask < t->max_mask) {
@@ -588,9 +586,4 @@ uint32_t colo_conn_pin_count(const ColoConn *conn)
 int64_t colo_conn_last_seen(const ColoConn *conn)
 {
     return conn->last_seen;
-}
-
-int64_t colo_conn_created_at(const ColoConn *conn)
-{
-    return conn->created_at;
 }

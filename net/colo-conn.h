@@ -402,10 +402,9 @@ ColoDir colo_conn_initiator(const ColoConn *conn);
 uint32_t colo_conn_pin_count(const ColoConn *conn);
 
 /**
- * colo_conn_last_seen / colo_conn_created_at:
- * Returns: time of last activity, respectively of creation (ns).
+ * colo_conn_last_seen:
+ * Returns: time of last activity (ns).
  */
 int64_t colo_conn_last_seen(const ColoConn *conn);
-int64_t colo_conn_created_at(const ColoConn *conn);
 
 #endif /* NET_COLO_CONN_H */
