@@ -157,8 +157,7 @@ static void input(ColoCompareEngine *e, ColoCmpSide side,
     }
 }
 
-static void run(size_t plen, uint32_t n_conns, uint64_t frames,
-                uint32_t window, bool burst)
+static ColoCompareEngine *engine_new(uint32_t n_conns)
 {
     ColoCmpConfig cfg = {
         .max_connections = n_conns,
@@ -166,7 +165,14 @@ static void run(size_t plen, uint32_t n_conns, uint64_t frames,
         .divergence = on_divergence,
         .hash_seed = 0x9e3779b9,
     };
-    ColoCompareEngine *e = colo_cmp_engine_new(&cfg);
+
+    return colo_cmp_engine_new(&cfg);
+}
+
+static void run(size_t plen, uint32_t n_conns, uint64_t frames,
+                uint32_t window, bool burst)
+{
+    ColoCompareEngine *e = engine_new(n_conns);
     Conn *conns = g_new(Conn, n_conns);
     uint64_t rounds = MAX(frames / ((uint64_t)n_conns * window), 1), r;
     size_t len = HDR_LEN + plen;
@@ -236,13 +242,7 @@ static void run(size_t plen, uint32_t n_conns, uint64_t frames,
 
 static void run_stream(size_t plen, uint32_t n_conns, uint64_t frames)
 {
-    ColoCmpConfig cfg = {
-        .max_connections = n_conns,
-        .release = on_release,
-        .divergence = on_divergence,
-        .hash_seed = 0x9e3779b9,
-    };
-    ColoCompareEngine *e = colo_cmp_engine_new(&cfg);
+    ColoCompareEngine *e = engine_new(n_conns);
     size_t len = HDR_LEN + plen;
     uint8_t *tmpl[2], *slot[COLO_CMP_BURST];
     uint32_t *seq = g_new(uint32_t, n_conns);
