@@ -344,6 +344,17 @@ static bool tcp_opts_parse(ColoPacket *pkt)
     size_t i = 0, olen;
     uint8_t kind;
 
+    /*
+     * What Linux puts on every segment of a connection with timestamps:
+     * NOP, NOP, then the timestamps option, nothing else.  The loop below
+     * would note the same, at more than a tenth of a frame's parsing time.
+     */
+    if (pkt->tcp_opt_len == 12 && o[0] == COLO_TCPOPT_NOP &&
+        o[1] == COLO_TCPOPT_NOP && o[2] == COLO_TCPOPT_TIMESTAMP &&
+        o[3] == 10) {
+        pkt->tcp_ts_off = pkt->tcp_opt_off + 4;
+        return true;
+    }
     while ((step = tcp_opt_next(o, pkt->tcp_opt_len, &i, &kind, &olen)) ==
            TCPOPT_STEP_OPT) {
         tcp_opt_note(pkt, pkt->tcp_opt_off + i, kind, olen);

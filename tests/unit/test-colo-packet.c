@@ -482,6 +482,47 @@ static void test_tcp_options_eol(void)
     g_assert_cmpuint(p.payload_len, ==, 0);
 }
 
+/*
+ * The options of a Linux data segment with timestamps (NOP, NOP, TS),
+ * which the parser recognises at once, give what the same option in
+ * another order, walked option by option, gives; a look-alike with a
+ * wrong TS length is no timestamp.
+ */
+static void test_tcp_options_timestamps(void)
+{
+    static const struct {
+        uint8_t opts[12];
+        size_t ts_rel;      /* TSval's offset in the options, 0: none */
+    } cases[] = {
+        { { 1, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 6 }, 4 },
+        { { 8, 10, 0, 0, 0, 5, 0, 0, 0, 6, 1, 1 }, 2 },
+        { { 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 6, 0 }, 3 },
+        { { 1, 1, 8, 9, 0, 0, 0, 5, 0, 0, 0, 0 }, 0 },
+    };
+    ColoPacket p;
+    size_t i;
+    TB t;
+
+    for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+        tb_init(&t, 0);
+        tb_eth(&t, COLO_ETH_P_IPV4);
+        tb_ipv4(&t, COLO_IPPROTO_TCP, v4_a, v4_b, 0, 0);
+        tb_tcp(&t, 1, 2, 1, 2, COLO_TCP_ACK, cases[i].opts, 12);
+        tb_payload(&t, 4, 1);
+        tb_finish(&t);
+        g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
+        g_assert_cmpuint(p.tcp_opt_len, ==, 12);
+        g_assert_cmpuint(p.payload_len, ==, 4);
+        if (!cases[i].ts_rel) {
+            g_assert_cmpuint(p.tcp_ts_off, ==, 0);
+            continue;
+        }
+        g_assert_cmpuint(p.tcp_ts_off, ==, t.l4 + 20 + cases[i].ts_rel);
+        g_assert_cmpuint(get32(p.data + p.tcp_ts_off), ==, 5);
+        g_assert_cmpuint(get32(p.data + p.tcp_ts_off + 4), ==, 6);
+    }
+}
+
 static void test_ipv4_udp(void)
 {
     ColoPacket p;
@@ -1929,6 +1970,8 @@ int main(int argc, char **argv)
     g_test_add_func("/colo/packet/ipv4/tcp-options", test_tcp_options);
     g_test_add_func("/colo/packet/ipv4/tcp-options-eol",
                     test_tcp_options_eol);
+    g_test_add_func("/colo/packet/ipv4/tcp-options-timestamps",
+                    test_tcp_options_timestamps);
     g_test_add_func("/colo/packet/ipv4/udp", test_ipv4_udp);
     g_test_add_func("/colo/packet/ipv4/udp-short-length",
                     test_udp_short_length);
