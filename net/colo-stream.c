@@ -231,8 +231,16 @@ static void colo_stream_burst_flush(ColoStreamBurst *b)
 static void colo_stream_burst_add(void *opaque, const ColoStreamFrame *frame)
 {
     ColoStreamBurst *b = opaque;
+    ColoStreamFrame *f = &b->frames[b->n++];
 
-    b->frames[b->n++] = *frame;
+    /*
+     * Field by field: the decoder has just stored *frame that way, and
+     * a CPU cannot forward several stores to one wider load, which a
+     * whole-struct copy would be.
+     */
+    f->data = frame->data;
+    f->len = frame->len;
+    f->vnet_hdr_len = frame->vnet_hdr_len;
     /*
      * A frame in the decoder's buffer must go now: the next frame split
      * across chunks is reassembled in the same buffer.
