@@ -294,26 +294,29 @@ static void tcp_chain_remove(CmpFlow *flow, CmpFrame *f, CmpFrame *head)
  * Frame memory
  */
 
-static CmpFrame *frame_alloc(ColoCompareEngine *e, uint32_t len)
+/*
+ * A frame for @len bytes, recycled if it can be; *@slab is its size class
+ * (SLAB_NONE for a frame of its own size).  Nothing of the frame is read
+ * or written here: a recycled frame may have left the cache, and the
+ * caller's stores to it then do not wait for it to come back.
+ */
+static CmpFrame *frame_alloc(ColoCompareEngine *e, uint32_t len,
+                             uint8_t *slab)
 {
-    CmpFrame *f;
-    uint8_t slab;
+    uint8_t c;
 
-    for (slab = 0; slab < SLAB_N && len > slab_cap[slab]; slab++) {
+    for (c = 0; c < SLAB_N && len > slab_cap[c]; c++) {
         /* find the size class */
     }
-    if (slab == SLAB_N) {
-        f = g_malloc(sizeof(CmpFrame) + len);
-        f->slab = SLAB_NONE;
-        return f;
+    if (c == SLAB_N) {
+        *slab = SLAB_NONE;
+        return g_malloc(sizeof(CmpFrame) + len);
     }
-    if (e->n_free[slab]) {
-        f = e->free_stack[slab][--e->n_free[slab]];
-    } else {
-        f = g_malloc(sizeof(CmpFrame) + slab_cap[slab]);
-        f->slab = slab;
+    *slab = c;
+    if (e->n_free[c]) {
+        return e->free_stack[c][--e->n_free[c]];
     }
-    return f;
+    return g_malloc(sizeof(CmpFrame) + slab_cap[c]);
 }
 
 static void frame_free(ColoCompareEngine *e, CmpFrame *f)
@@ -458,8 +461,8 @@ static CmpDrop outcome_drop(const CmpFrame *f, CmpDrop otherwise)
 static void frame_persist(ColoCompareEngine *e, CmpFlow *flow,
                           const CmpFrame *nf)
 {
-    CmpFrame *f = frame_alloc(e, nf->len);
-    uint8_t slab = f->slab;
+    uint8_t slab;
+    CmpFrame *f = frame_alloc(e, nf->len, &slab);
 
     memcpy(f, nf, offsetof(CmpFrame, buf));
     f->slab = slab;
