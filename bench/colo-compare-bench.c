@@ -32,7 +32,7 @@
  * number, and the send time.
  *
  * NAME=relay (instead of a QEMU binary) runs a built-in relay in a child
- * process: one thread that reads both inputs 64 KiB at a time, pairs the
+ * process: one thread that reads both inputs 256 KiB at a time, pairs the
  * records in order, compares each pair's bytes and writes the primary
  * record out, batching its writes.  It has no colo-compare semantics at
  * all (no parsing, no flows, no queues); it shows how many frames these
@@ -532,7 +532,7 @@ static uint64_t proc_cpu_ns(pid_t pid)
 
 /* NAME=relay: the socket floor, see the top of the file. */
 #define RELAY_BUF   (4 << 20)
-#define RELAY_READ  65536
+#define RELAY_READ  (256 * 1024)
 #define RELAY_MIN(a, b) ((a) < (b) ? (a) : (b))
 
 typedef struct RelayBuf {
