@@ -1242,10 +1242,6 @@ static void input_pure_ack(ColoCompareEngine *e, CmpFrame *nf,
 static bool input_parse(const ColoCompareEngine *e, ColoPacket *pkt,
                         const uint8_t *frame, size_t len)
 {
-    if (len > UINT32_MAX) {
-        pkt->error = COLO_PKT_ERR__MAX;
-        return false;
-    }
     return colo_packet_parse(pkt, frame, len, e->cfg.vnet_hdr_len) ==
            COLO_PKT_OK;
 }

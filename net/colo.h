@@ -18,11 +18,15 @@
  *
  * Every offset and length stored in a #ColoPacket that parsed without error
  * has been checked against the end of the buffer: data[off .. off + len)
- * is always readable.
+ * is always readable.  Offsets are 32-bit: a buffer longer than
+ * %COLO_PKT_MAX_SIZE is malformed (%COLO_PKT_ERR_TOO_LONG).
  */
 
 #ifndef NET_COLO_H
 #define NET_COLO_H
+
+/* Longest buffer colo_packet_parse() accepts (offsets are 32-bit) */
+#define COLO_PKT_MAX_SIZE       UINT32_MAX
 
 /* Ethertypes (host order) */
 #define COLO_ETH_P_IPV4         0x0800
@@ -117,6 +121,7 @@ typedef enum ColoPktError {
     COLO_PKT_ERR_UDP_LEN,       /* UDP length < 8 or > IP payload */
     COLO_PKT_ERR_ICMP_TRUNC,    /* shorter than an 8 byte ICMP header */
     COLO_PKT_ERR_ICMPV6_TRUNC,  /* shorter than an 8 byte ICMPv6 header */
+    COLO_PKT_ERR_TOO_LONG,      /* longer than COLO_PKT_MAX_SIZE */
     COLO_PKT_ERR__MAX,
 } ColoPktError;
 
@@ -168,35 +173,35 @@ typedef enum ColoL4Kind {
  */
 typedef struct ColoPacket {
     const uint8_t *data;        /* buffer given to colo_packet_parse() */
-    size_t size;                /* its length in bytes */
+    uint32_t size;              /* its length in bytes */
     ColoPktError error;         /* COLO_PKT_OK or why it is malformed */
 
     /* virtio-net header (first two bytes of struct virtio_net_hdr) */
-    size_t vnet_hdr_len;
+    uint32_t vnet_hdr_len;
     uint8_t vnet_flags;         /* 0 if vnet_hdr_len < 1 */
     uint8_t vnet_gso_type;      /* 0 if vnet_hdr_len < 2 */
 
     /* L2 */
-    size_t l2_off;              /* Ethernet header, == vnet_hdr_len */
     uint16_t eth_type;          /* innermost ethertype */
-    uint8_t n_vlans;            /* 0..COLO_MAX_VLAN_TAGS, outermost first */
+    uint32_t l2_off;            /* Ethernet header, == vnet_hdr_len */
     uint16_t vlan_tpid[COLO_MAX_VLAN_TAGS];
     uint16_t vlan_tci[COLO_MAX_VLAN_TAGS];      /* PCP, DEI and VLAN id */
+    uint8_t n_vlans;            /* 0..COLO_MAX_VLAN_TAGS, outermost first */
 
     /* L3 */
-    ColoL3Kind l3;
-    size_t l3_off;              /* IP header (or ARP etc.) */
-    size_t l3_end;              /* end of the IP datagram, before padding */
-    size_t l3_hdr_len;          /* IPv4 IHL*4, IPv6 40 + extension hdrs */
     uint8_t ip_proto;           /* upper-layer protocol (after ext hdrs) */
     uint8_t ip_tos;             /* IPv4 TOS / IPv6 traffic class */
     uint8_t ip_ttl;             /* IPv4 TTL / IPv6 hop limit */
-    size_t ip_ttl_off;          /* offset of TTL / hop limit byte */
-    size_t ip_csum_off;         /* IPv4 header checksum; 0 for IPv6 */
+    ColoL3Kind l3;
+    uint32_t l3_off;            /* IP header (or ARP etc.) */
+    uint32_t l3_end;            /* end of the IP datagram, before padding */
+    uint32_t l3_hdr_len;        /* IPv4 IHL*4, IPv6 40 + extension hdrs */
+    uint32_t ip_ttl_off;        /* offset of TTL / hop limit byte */
+    uint32_t ip_csum_off;       /* IPv4 header checksum; 0 for IPv6 */
     /* IPv4: 16-bit id; IPv6: 32-bit id of the fragment header or 0 */
-    size_t ip_id_off;
-    size_t ip_src_off;          /* 4 (IPv4) or 16 (IPv6) bytes */
-    size_t ip_dst_off;
+    uint32_t ip_id_off;
+    uint32_t ip_src_off;        /* 4 (IPv4) or 16 (IPv6) bytes */
+    uint32_t ip_dst_off;
     uint8_t ip_addr_len;        /* 4 or 16; 0 for non-IP */
     uint8_t ipv6_n_ext;         /* IPv6 extension headers walked */
     bool ipv4_has_opts;         /* IHL > 5 */
@@ -206,11 +211,11 @@ typedef struct ColoPacket {
 
     /* L4 */
     ColoL4Kind l4;
-    size_t l4_off;              /* L4 header; start of IP payload */
-    size_t l4_hdr_len;          /* TCP doff*4, 8 for UDP/ICMP, else 0 */
-    size_t l4_csum_off;         /* TCP/UDP/ICMP/ICMPv6 checksum; else 0 */
-    size_t payload_off;
-    size_t payload_len;
+    uint32_t l4_off;            /* L4 header; start of IP payload */
+    uint32_t l4_hdr_len;        /* TCP doff*4, 8 for UDP/ICMP, else 0 */
+    uint32_t l4_csum_off;       /* TCP/UDP/ICMP/ICMPv6 checksum; else 0 */
+    uint32_t payload_off;
+    uint32_t payload_len;
     uint16_t sport;             /* TCP/UDP; 0 otherwise */
     uint16_t dport;
 
@@ -218,12 +223,12 @@ typedef struct ColoPacket {
     uint32_t tcp_seq;
     uint32_t tcp_ack;
     uint8_t tcp_flags;          /* COLO_TCP_* */
-    uint16_t tcp_win;
-    size_t tcp_opt_off;         /* options area: l4_off + 20 */
-    size_t tcp_opt_len;         /* doff * 4 - 20 */
-    size_t tcp_ts_off;          /* TSval (TSecr follows at +4); 0 if none */
-    size_t tcp_sack_off[COLO_MAX_SACK_BLOCKS]; /* left edge; right at +4 */
     uint8_t tcp_n_sack;
+    uint16_t tcp_win;
+    uint32_t tcp_opt_off;       /* options area: l4_off + 20 */
+    uint32_t tcp_opt_len;       /* doff * 4 - 20 */
+    uint32_t tcp_ts_off;        /* TSval (TSecr follows at +4); 0 if none */
+    uint32_t tcp_sack_off[COLO_MAX_SACK_BLOCKS]; /* left edge; right at +4 */
     uint8_t tcp_wscale;         /* window scale option; 0 if none */
     bool tcp_has_wscale;
     uint16_t tcp_mss;           /* MSS option; 0 if none */
@@ -234,8 +239,8 @@ typedef struct ColoPacket {
     /* ICMP / ICMPv6 only */
     uint8_t icmp_type;
     uint8_t icmp_code;
-    bool icmp_is_echo;          /* echo request or reply */
     uint16_t icmp_echo_id;      /* identifier, if icmp_is_echo */
+    bool icmp_is_echo;          /* echo request or reply */
 } ColoPacket;
 
 /**
@@ -243,7 +248,8 @@ typedef struct ColoPacket {
  * @pkt: the parsed view to fill
  * @data: the buffer: @vnet_hdr_len bytes of virtio-net header, then an
  *        Ethernet frame
- * @size: length of @data in bytes
+ * @size: length of @data in bytes; more than %COLO_PKT_MAX_SIZE is
+ *        %COLO_PKT_ERR_TOO_LONG
  * @vnet_hdr_len: virtio-net header length to skip (0 if none)
  *
  * Parse the frame.  Never reads outside @data[0 .. @size); allocates

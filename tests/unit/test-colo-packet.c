@@ -1364,7 +1364,31 @@ static void test_malformed(gconstpointer opaque)
     g_assert_false(colo_packet_patch16(t.b, &p, p.l4_off, 0));
 }
 
-/* Every reason has a case above, and a distinct name. */
+/*
+ * A length past COLO_PKT_MAX_SIZE is refused before anything is read, so
+ * a short buffer stands in for a huge one.  Only a 64-bit size_t can say
+ * such a length.
+ */
+static void test_too_long(void)
+{
+    uint64_t len = (uint64_t)COLO_PKT_MAX_SIZE + 1;
+    ColoFlowKey key;
+    ColoPacket p;
+    uint8_t b[64] = { 0 };
+
+    if (len > SIZE_MAX) {
+        g_test_skip("size_t cannot hold a length past COLO_PKT_MAX_SIZE");
+        return;
+    }
+    g_assert_cmpint(colo_packet_parse(&p, b, len, 0), ==,
+                    COLO_PKT_ERR_TOO_LONG);
+    g_assert_cmpint(p.error, ==, COLO_PKT_ERR_TOO_LONG);
+    g_assert_cmpuint(p.size, ==, 0);
+    g_assert_false(colo_flow_key_from_packet(&p, &key));
+    g_assert_false(colo_packet_is_ip(&p));
+}
+
+/* Every reason has a case above (or its own test), and a distinct name. */
 static void test_malformed_coverage(void)
 {
     bool seen[COLO_PKT_ERR__MAX] = { false };
@@ -1373,6 +1397,7 @@ static void test_malformed_coverage(void)
     for (i = 0; i < ARRAY_SIZE(bad_cases); i++) {
         seen[bad_cases[i].want] = true;
     }
+    seen[COLO_PKT_ERR_TOO_LONG] = true;         /* test_too_long() */
     for (i = COLO_PKT_OK + 1; i < COLO_PKT_ERR__MAX; i++) {
         g_assert_true(seen[i]);
         for (j = 0; j < i; j++) {
@@ -1996,6 +2021,7 @@ int main(int argc, char **argv)
 
         g_test_add_data_func(path, &bad_cases[i], test_malformed);
     }
+    g_test_add_func("/colo/packet/malformed/too-long", test_too_long);
     g_test_add_func("/colo/packet/malformed-coverage",
                     test_malformed_coverage);
     g_test_add_func("/colo/packet/truncation-sweep", test_truncation_sweep);
