@@ -446,6 +446,15 @@ static unsigned tcp_track(ColoConnTable *t, ColoConn *c,
     uint8_t f = pkt->tcp_flags;
     unsigned ev = 0;
 
+    /*
+     * Most segments carry no SYN, FIN or RST and follow no FIN they could
+     * acknowledge: nothing below would change.  (A connection is closed
+     * in the call that sees its RST or its last FIN acknowledged.)
+     */
+    if (!(f & (COLO_TCP_SYN | COLO_TCP_FIN | COLO_TCP_RST)) &&
+        !s->fin_seen[!dir]) {
+        return 0;
+    }
     if ((f & (COLO_TCP_SYN | COLO_TCP_ACK)) == COLO_TCP_SYN) {
         if (s->closed) {
             tcp_reopen(t, c, dir);
