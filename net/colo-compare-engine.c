@@ -928,6 +928,17 @@ static void process_tcp(ColoCompareEngine *e, CmpFlow *flow, CmpFrame *nf)
     if (nf->side == COLO_CMP_PRIMARY && !flow->synced) {
         tcp_sync(flow, nf->info.seq, 0, true);
     }
+    /*
+     * The usual first half of a pair: a segment beyond the comparison
+     * point while the other side has no segment pending.  The point moves
+     * only where both sides have data, and every segment it passed was
+     * retired when it moved, so tcp_advance() would find nothing to do.
+     */
+    if (QTAILQ_EMPTY(nf->side == COLO_CMP_PRIMARY ? &flow->q[CLS_TCP].sq :
+                     &flow->q[CLS_TCP].ppend) &&
+        !seq_le(nf->info.end, flow->cmp)) {
+        return;
+    }
     tcp_advance(e, flow, nf);
 }
 
