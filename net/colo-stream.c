@@ -403,16 +403,34 @@ ColoStreamPush colo_stream_encoder_push(ColoStreamEncoder *e,
     }
     colo_stream_ring_grow(e, e->used + rec);
 
-    stl_be_p(prefix, len);
-    if (e->vnet_hdr) {
-        stl_be_p(prefix + 4, vnet_hdr_len);
-    }
-    off = e->used;
-    colo_stream_ring_put(e, off, prefix, plen);
-    off += plen;
-    for (i = 0; i < iovcnt; i++) {
-        colo_stream_ring_put(e, off, iov[i].iov_base, iov[i].iov_len);
-        off += iov[i].iov_len;
+    off = colo_stream_ring_add(e, e->start, e->used);
+    if (likely(e->cap - off >= rec)) {
+        /* The usual case: the record fits before the end of the ring. */
+        uint8_t *d = e->ring + off;
+
+        stl_be_p(d, len);
+        if (e->vnet_hdr) {
+            stl_be_p(d + 4, vnet_hdr_len);
+        }
+        d += plen;
+        for (i = 0; i < iovcnt; i++) {
+            if (iov[i].iov_len) {   /* an empty one may have no base */
+                memcpy(d, iov[i].iov_base, iov[i].iov_len);
+                d += iov[i].iov_len;
+            }
+        }
+    } else {
+        stl_be_p(prefix, len);
+        if (e->vnet_hdr) {
+            stl_be_p(prefix + 4, vnet_hdr_len);
+        }
+        off = e->used;
+        colo_stream_ring_put(e, off, prefix, plen);
+        off += plen;
+        for (i = 0; i < iovcnt; i++) {
+            colo_stream_ring_put(e, off, iov[i].iov_base, iov[i].iov_len);
+            off += iov[i].iov_len;
+        }
     }
     e->used += rec;
     if (e->frames++ == 0) {
