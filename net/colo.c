@@ -562,8 +562,75 @@ static inline void packet_clear(ColoPacket *pkt)
     memset((uint8_t *)pkt + i * sizeof(*v), 0, sizeof(*pkt) % sizeof(*v));
 }
 
-ColoPktError colo_packet_parse(ColoPacket *pkt, const uint8_t *data,
-                               size_t size, size_t vnet_hdr_len)
+/*
+ * The frame colo-compare and filter-rewriter see most: untagged IPv4
+ * without options, not fragmented, carrying TCP with no options or with
+ * Linux's NOP, NOP, timestamps.  Every check parse_frame() would make is
+ * made first, then @pkt (cleared, with data, size and the vnet header
+ * fields set) is filled with what parse_frame() would store, without the
+ * cursor and the walk through the layers.  Returns false, having stored
+ * nothing, for any other frame.
+ */
+static bool parse_ipv4_tcp_fast(ColoPacket *pkt, size_t size)
+{
+    const size_t l3 = pkt->l2_off + COLO_ETH_HLEN, l4 = l3 + COLO_IPV4_HLEN;
+    const uint8_t *ip = pkt->data + l3, *tcp = pkt->data + l4, *o;
+    size_t totlen, hlen;
+
+    if (size < l4 + COLO_TCP_HLEN ||
+        lduw_be_p(pkt->data + l3 - 2) != COLO_ETH_P_IPV4 ||
+        ip[0] != 0x45 || ip[9] != COLO_IPPROTO_TCP ||
+        (lduw_be_p(ip + 6) & 0x3fff)) {
+        return false;
+    }
+    totlen = lduw_be_p(ip + 2);
+    hlen = (tcp[12] >> 4) * 4;
+    if (totlen > size - l3 || totlen < COLO_IPV4_HLEN + hlen) {
+        return false;
+    }
+    o = tcp + COLO_TCP_HLEN;
+    if (hlen == COLO_TCP_HLEN + 12 && o[0] == COLO_TCPOPT_NOP &&
+        o[1] == COLO_TCPOPT_NOP && o[2] == COLO_TCPOPT_TIMESTAMP &&
+        o[3] == 10) {
+        pkt->tcp_ts_off = l4 + COLO_TCP_HLEN + 4;
+    } else if (hlen != COLO_TCP_HLEN) {
+        return false;
+    }
+
+    pkt->eth_type = COLO_ETH_P_IPV4;
+    pkt->l3 = COLO_L3_IPV4;
+    pkt->l3_off = l3;
+    pkt->l3_end = l3 + totlen;
+    pkt->l3_hdr_len = COLO_IPV4_HLEN;
+    pkt->ip_tos = ip[1];
+    pkt->ip_ttl = ip[8];
+    pkt->ip_proto = COLO_IPPROTO_TCP;
+    pkt->ip_id_off = l3 + 4;
+    pkt->ip_ttl_off = l3 + 8;
+    pkt->ip_csum_off = l3 + 10;
+    pkt->ip_src_off = l3 + 12;
+    pkt->ip_dst_off = l3 + 16;
+    pkt->ip_addr_len = 4;
+
+    pkt->l4 = COLO_L4_TCP;
+    pkt->l4_off = l4;
+    pkt->l4_hdr_len = hlen;
+    pkt->l4_csum_off = l4 + 16;
+    set_ports(pkt, tcp);
+    pkt->tcp_seq = ldl_be_p(tcp + 4);
+    pkt->tcp_ack = ldl_be_p(tcp + 8);
+    pkt->tcp_flags = tcp[13];
+    pkt->tcp_win = lduw_be_p(tcp + 14);
+    pkt->tcp_opt_off = l4 + COLO_TCP_HLEN;
+    pkt->tcp_opt_len = hlen - COLO_TCP_HLEN;
+    pkt->payload_off = l4 + hlen;
+    pkt->payload_len = totlen - COLO_IPV4_HLEN - hlen;
+    return true;
+}
+
+static inline ColoPktError packet_parse(ColoPacket *pkt, const uint8_t *data,
+                                        size_t size, size_t vnet_hdr_len,
+                                        bool fast)
 {
     ColoCursor c = { .data = data, .pos = 0, .end = size };
 
@@ -583,8 +650,23 @@ ColoPktError colo_packet_parse(ColoPacket *pkt, const uint8_t *data,
     pkt->vnet_gso_type = vnet_hdr_len >= 2 ? data[1] : 0;
     c.pos = vnet_hdr_len;
     pkt->l2_off = c.pos;
+    if (fast && parse_ipv4_tcp_fast(pkt, size)) {
+        return COLO_PKT_OK;     /* pkt->error is already 0 */
+    }
     pkt->error = parse_frame(&c, pkt);
     return pkt->error;
+}
+
+ColoPktError colo_packet_parse(ColoPacket *pkt, const uint8_t *data,
+                               size_t size, size_t vnet_hdr_len)
+{
+    return packet_parse(pkt, data, size, vnet_hdr_len, true);
+}
+
+ColoPktError colo_packet_parse_generic(ColoPacket *pkt, const uint8_t *data,
+                                       size_t size, size_t vnet_hdr_len)
+{
+    return packet_parse(pkt, data, size, vnet_hdr_len, false);
 }
 
 bool colo_tcp_option_find(const ColoPacket *pkt, uint8_t kind,

@@ -265,6 +265,17 @@ ColoPktError colo_packet_parse(ColoPacket *pkt, const uint8_t *data,
                                size_t size, size_t vnet_hdr_len);
 
 /**
+ * colo_packet_parse_generic:
+ *
+ * colo_packet_parse() without its fast path for the most common frames
+ * (untagged IPv4 without options or fragmentation, carrying TCP with no
+ * options or NOP, NOP, timestamps).  For tests and fuzzers, which check
+ * that both fill the #ColoPacket byte for byte the same.
+ */
+ColoPktError colo_packet_parse_generic(ColoPacket *pkt, const uint8_t *data,
+                                       size_t size, size_t vnet_hdr_len);
+
+/**
  * colo_pkt_error_name:
  * @err: a parse result
  *

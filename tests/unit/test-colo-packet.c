@@ -332,16 +332,25 @@ static void tb_pad(TB *t, size_t n)
 
 /*
  * Parse @t from an exact-size heap copy, so that a sanitizer catches any
- * read past the frame.  The copy stays alive until the next call.
+ * read past the frame.  The copy stays alive until the next call.  Every
+ * frame is also parsed without the fast path for common IPv4/TCP frames,
+ * which must give the same #ColoPacket byte for byte.
  */
 static ColoPktError parse(ColoPacket *pkt, const TB *t, size_t vnet)
 {
     static uint8_t *copy;
+    ColoPacket ref;
+    ColoPktError err;
 
     g_free(copy);
     copy = g_malloc(t->len ? t->len : 1);
     memcpy(copy, t->b, t->len);
-    return colo_packet_parse(pkt, copy, t->len, vnet);
+    g_assert_cmpint(colo_packet_parse_generic(&ref, copy, t->len, vnet), ==,
+                    ref.error);
+    err = colo_packet_parse(pkt, copy, t->len, vnet);
+    g_assert_cmpint(err, ==, ref.error);
+    g_assert(memcmp(pkt, &ref, sizeof(ref)) == 0);
+    return err;
 }
 
 static const uint8_t tcp_opts_full[40] = {
@@ -1411,6 +1420,77 @@ static void test_malformed_coverage(void)
 }
 
 /*
+ * Frames at the edges of the fast path for IPv4/TCP (the frames it takes
+ * and those it must leave to the generic parser); parse() checks that
+ * both parsers agree on each.
+ */
+static void fast_frame(TB *t, size_t vnet, uint16_t frag,
+                       const uint8_t *opts, size_t optlen, size_t payload)
+{
+    tb_init(t, vnet);
+    tb_eth(t, COLO_ETH_P_IPV4);
+    tb_ipv4(t, COLO_IPPROTO_TCP, v4_a, v4_b, 0, frag);
+    tb_tcp(t, 40000, 80, 1000, 2000, COLO_TCP_ACK | COLO_TCP_PSH, opts,
+           optlen);
+    tb_payload(t, payload, 3);
+    tb_finish(t);
+}
+
+static void test_fast_path_edges(void)
+{
+    static const uint8_t ts[12] = { 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2 };
+    static const uint8_t ts9[12] = { 1, 1, 8, 9, 0, 0, 0, 1, 0, 0, 0, 0 };
+    static const uint8_t mss[4] = { 2, 4, 0x05, 0xb4 };
+    ColoPacket p;
+    TB t;
+
+    /* taken: no options, timestamps, DF, a vnet header, padding */
+    fast_frame(&t, 0, 0, NULL, 0, 10);
+    g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
+    g_assert_cmpuint(p.payload_len, ==, 10);
+    g_assert_cmpuint(p.tcp_ts_off, ==, 0);
+    fast_frame(&t, 0, 0, ts, sizeof(ts), 0);
+    g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
+    g_assert_cmpuint(p.tcp_ts_off, ==, t.l4 + COLO_TCP_HLEN + 4);
+    g_assert_cmpuint(p.payload_len, ==, 0);
+    fast_frame(&t, 0, 0x4000, ts, sizeof(ts), 5);
+    g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
+    g_assert_false(p.is_fragment);
+    fast_frame(&t, 12, 0, NULL, 0, 7);
+    g_assert_cmpint(parse(&p, &t, 12), ==, COLO_PKT_OK);
+    g_assert_cmpuint(p.l3_off, ==, 12 + COLO_ETH_HLEN);
+    fast_frame(&t, 0, 0, NULL, 0, 2);
+    tb_payload(&t, 6, 0);       /* Ethernet padding after the datagram */
+    g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
+    g_assert_cmpuint(p.payload_len, ==, 2);
+    g_assert_cmpuint(p.l3_end, ==, t.len - 6);
+
+    /* left to the generic parser */
+    fast_frame(&t, 0, 0x2000, NULL, 0, 8);          /* MF */
+    g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
+    g_assert_true(p.is_fragment);
+    fast_frame(&t, 0, 0, mss, sizeof(mss), 0);      /* other options */
+    g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
+    g_assert_cmpuint(p.tcp_mss, ==, 1460);
+    fast_frame(&t, 0, 0, ts9, sizeof(ts9), 0);      /* not 10 long */
+    g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
+    g_assert_cmpuint(p.tcp_ts_off, ==, 0);
+    fast_frame(&t, 0, 0, ts, sizeof(ts), 0);
+    set16(&t, t.l3 + 2, COLO_IPV4_HLEN + COLO_TCP_HLEN + 8);
+    g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_ERR_TCP_DOFF);
+    fast_frame(&t, 0, 0, NULL, 0, 0);
+    t.len--;                                            /* cut short */
+    g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_ERR_IPV4_TOTLEN);
+    tb_init(&t, 0);
+    tb_eth(&t, COLO_ETH_P_IPV4);
+    tb_ipv4(&t, COLO_IPPROTO_TCP, v4_a, v4_b, 4, 0);    /* IP options */
+    tb_tcp(&t, 1, 2, 3, 4, COLO_TCP_ACK, NULL, 0);
+    tb_finish(&t);
+    g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
+    g_assert_true(p.ipv4_has_opts);
+}
+
+/*
  * Every prefix of a set of valid frames parses to a defined result and,
  * if OK, with every bound inside the prefix.
  */
@@ -1995,6 +2075,7 @@ int main(int argc, char **argv)
     g_test_add_func("/colo/packet/ipv4/tcp-options", test_tcp_options);
     g_test_add_func("/colo/packet/ipv4/tcp-options-eol",
                     test_tcp_options_eol);
+    g_test_add_func("/colo/packet/ipv4/tcp-fast-path", test_fast_path_edges);
     g_test_add_func("/colo/packet/ipv4/tcp-options-timestamps",
                     test_tcp_options_timestamps);
     g_test_add_func("/colo/packet/ipv4/udp", test_ipv4_udp);
