@@ -41,11 +41,18 @@
  *       $(pkg-config --cflags glib-2.0) -o build/colo-compare-engine-bench \
  *       bench/colo-compare-engine-bench.c net/colo.c net/colo-conn.c \
  *       net/colo-compare-engine.c $(pkg-config --libs glib-2.0)
- *   build/colo-compare-engine-bench [--stream] [PRIMARY_FRAMES_PER_RUN
- *                                               [WINDOW]]
+ *   build/colo-compare-engine-bench [--stream] [--size N] [--conns N]
+ *                                   [PRIMARY_FRAMES_PER_RUN [WINDOW]]
  *
  * (WINDOW defaults to 1000; 0 skips the window series; --stream runs the
- * stream series only.)
+ * stream series only, --size and --conns only its runs with that payload
+ * size and number of connections.)
+ *
+ * Timings move with the machine's load; instruction counts do not.
+ * "scripts/colo/bench.sh --instructions colo-compare-engine-bench
+ * --stream --size 64 --conns 1 200000" counts the instructions of that
+ * one run (200,000 frame pairs, plus the harness) under cachegrind, the
+ * steady figure to compare two builds of the engine with.
  *
  * It prints one line per configuration; figures are not asserted.
  */
@@ -312,11 +319,25 @@ int main(int argc, char **argv)
 {
     static const size_t sizes[] = { 64, 512, 1460 };
     static const uint32_t counts[] = { 1, 100, 10000 };
-    bool stream_only = argc > 1 && !strcmp(argv[1], "--stream");
-    uint64_t frames, window;
+    bool stream_only = false;
+    uint64_t frames, window, only_size = 0, only_conns = 0;
     size_t i, j;
 
-    if (stream_only) {
+    while (argc > 1 && g_str_has_prefix(argv[1], "--")) {
+        if (!strcmp(argv[1], "--stream")) {
+            stream_only = true;
+        } else if (!strcmp(argv[1], "--size") && argc > 2) {
+            only_size = g_ascii_strtoull(argv[2], NULL, 0);
+            argc--;
+            argv++;
+        } else if (!strcmp(argv[1], "--conns") && argc > 2) {
+            only_conns = g_ascii_strtoull(argv[2], NULL, 0);
+            argc--;
+            argv++;
+        } else {
+            fprintf(stderr, "unknown option %s\n", argv[1]);
+            return 1;
+        }
         argc--;
         argv++;
     }
@@ -335,7 +356,10 @@ int main(int argc, char **argv)
     }
     for (i = 0; i < G_N_ELEMENTS(sizes); i++) {
         for (j = 0; j < G_N_ELEMENTS(counts); j++) {
-            run_stream(sizes[i], counts[j], frames);
+            if ((!only_size || sizes[i] == only_size) &&
+                (!only_conns || counts[j] == only_conns)) {
+                run_stream(sizes[i], counts[j], frames);
+            }
         }
     }
     return 0;

@@ -5,6 +5,10 @@
 #
 #   bench.sh [NAME...]   default: every C benchmark in bench/targets,
 #                        then every executable bench/*.sh and bench/*.py
+#   bench.sh --instructions NAME [ARG...]
+#                        run C benchmark NAME with ARGs under valgrind's
+#                        cachegrind and print how many instructions it
+#                        ran: a figure the machine's load does not move
 #
 # Scripts get COLO_QEMU (our build) in the environment.
 
@@ -18,17 +22,38 @@ read -r -a CFLAGS <<< "-O2 -g $(colo_pure_cflags)"
 read -r -a LIBS <<< "$(colo_pure_libs)"
 export COLO_QEMU=$COLO_BUILD/qemu-system-x86_64
 
-run_c()
+build_c()
 {
     local name=$1 line files=() f
     line=$(grep -E "^$name:" "$COLO_ROOT/bench/targets") ||
         die "bench/targets does not list $name."
     for f in ${line#*:}; do files+=("$src/$f"); done
-    log "bench: $name"
     gcc "${CFLAGS[@]}" -o "$out/$name" "$COLO_ROOT/bench/$name.c" \
         "${files[@]}" "${LIBS[@]}" || die "building bench/$name.c failed."
-    "$out/$name"
 }
+
+run_c()
+{
+    log "bench: $1"
+    build_c "$1"
+    "$out/$1"
+}
+
+if [ "${1:-}" = --instructions ]; then
+    [ $# -ge 2 ] || die "usage: bench.sh --instructions NAME [ARG...]"
+    command -v valgrind > /dev/null || die "valgrind is not installed."
+    name=$2
+    shift 2
+    build_c "$name"
+    log "bench: $name $* under cachegrind"
+    valgrind --tool=cachegrind --cache-sim=no \
+        --cachegrind-out-file=/dev/null "$out/$name" "$@" 2> "$out/$name.vg" ||
+        die "$name failed under valgrind (see $out/$name.vg)."
+    refs=$(sed -n 's/^==[0-9]*== I *refs: *//p' "$out/$name.vg")
+    [ -n "$refs" ] || die "no instruction count in $out/$name.vg."
+    printf 'instructions: %s\n' "$refs"
+    exit 0
+fi
 
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
