@@ -491,6 +491,19 @@ static void test_tcp_options_eol(void)
     g_assert_cmpuint(p.payload_len, ==, 0);
 }
 
+/* An untagged IPv4/TCP frame from v4_a:40000 to v4_b:80, ACK and PSH set */
+static void tcp4_frame(TB *t, size_t vnet, uint16_t frag,
+                       const uint8_t *opts, size_t optlen, size_t payload)
+{
+    tb_init(t, vnet);
+    tb_eth(t, COLO_ETH_P_IPV4);
+    tb_ipv4(t, COLO_IPPROTO_TCP, v4_a, v4_b, 0, frag);
+    tb_tcp(t, 40000, 80, 1000, 2000, COLO_TCP_ACK | COLO_TCP_PSH, opts,
+           optlen);
+    tb_payload(t, payload, 3);
+    tb_finish(t);
+}
+
 /*
  * The options of a Linux data segment with timestamps (NOP, NOP, TS),
  * which the parser recognises at once, give what the same option in
@@ -513,12 +526,7 @@ static void test_tcp_options_timestamps(void)
     TB t;
 
     for (i = 0; i < G_N_ELEMENTS(cases); i++) {
-        tb_init(&t, 0);
-        tb_eth(&t, COLO_ETH_P_IPV4);
-        tb_ipv4(&t, COLO_IPPROTO_TCP, v4_a, v4_b, 0, 0);
-        tb_tcp(&t, 1, 2, 1, 2, COLO_TCP_ACK, cases[i].opts, 12);
-        tb_payload(&t, 4, 1);
-        tb_finish(&t);
+        tcp4_frame(&t, 0, 0, cases[i].opts, 12, 4);
         g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
         g_assert_cmpuint(p.tcp_opt_len, ==, 12);
         g_assert_cmpuint(p.payload_len, ==, 4);
@@ -1424,18 +1432,6 @@ static void test_malformed_coverage(void)
  * and those it must leave to the generic parser); parse() checks that
  * both parsers agree on each.
  */
-static void fast_frame(TB *t, size_t vnet, uint16_t frag,
-                       const uint8_t *opts, size_t optlen, size_t payload)
-{
-    tb_init(t, vnet);
-    tb_eth(t, COLO_ETH_P_IPV4);
-    tb_ipv4(t, COLO_IPPROTO_TCP, v4_a, v4_b, 0, frag);
-    tb_tcp(t, 40000, 80, 1000, 2000, COLO_TCP_ACK | COLO_TCP_PSH, opts,
-           optlen);
-    tb_payload(t, payload, 3);
-    tb_finish(t);
-}
-
 static void test_fast_path_edges(void)
 {
     static const uint8_t ts[12] = { 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2 };
@@ -1445,40 +1441,40 @@ static void test_fast_path_edges(void)
     TB t;
 
     /* taken: no options, timestamps, DF, a vnet header, padding */
-    fast_frame(&t, 0, 0, NULL, 0, 10);
+    tcp4_frame(&t, 0, 0, NULL, 0, 10);
     g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
     g_assert_cmpuint(p.payload_len, ==, 10);
     g_assert_cmpuint(p.tcp_ts_off, ==, 0);
-    fast_frame(&t, 0, 0, ts, sizeof(ts), 0);
+    tcp4_frame(&t, 0, 0, ts, sizeof(ts), 0);
     g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
     g_assert_cmpuint(p.tcp_ts_off, ==, t.l4 + COLO_TCP_HLEN + 4);
     g_assert_cmpuint(p.payload_len, ==, 0);
-    fast_frame(&t, 0, 0x4000, ts, sizeof(ts), 5);
+    tcp4_frame(&t, 0, 0x4000, ts, sizeof(ts), 5);
     g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
     g_assert_false(p.is_fragment);
-    fast_frame(&t, 12, 0, NULL, 0, 7);
+    tcp4_frame(&t, 12, 0, NULL, 0, 7);
     g_assert_cmpint(parse(&p, &t, 12), ==, COLO_PKT_OK);
     g_assert_cmpuint(p.l3_off, ==, 12 + COLO_ETH_HLEN);
-    fast_frame(&t, 0, 0, NULL, 0, 2);
+    tcp4_frame(&t, 0, 0, NULL, 0, 2);
     tb_payload(&t, 6, 0);       /* Ethernet padding after the datagram */
     g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
     g_assert_cmpuint(p.payload_len, ==, 2);
     g_assert_cmpuint(p.l3_end, ==, t.len - 6);
 
     /* left to the generic parser */
-    fast_frame(&t, 0, 0x2000, NULL, 0, 8);          /* MF */
+    tcp4_frame(&t, 0, 0x2000, NULL, 0, 8);          /* MF */
     g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
     g_assert_true(p.is_fragment);
-    fast_frame(&t, 0, 0, mss, sizeof(mss), 0);      /* other options */
+    tcp4_frame(&t, 0, 0, mss, sizeof(mss), 0);      /* other options */
     g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
     g_assert_cmpuint(p.tcp_mss, ==, 1460);
-    fast_frame(&t, 0, 0, ts9, sizeof(ts9), 0);      /* not 10 long */
+    tcp4_frame(&t, 0, 0, ts9, sizeof(ts9), 0);      /* not 10 long */
     g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_OK);
     g_assert_cmpuint(p.tcp_ts_off, ==, 0);
-    fast_frame(&t, 0, 0, ts, sizeof(ts), 0);
+    tcp4_frame(&t, 0, 0, ts, sizeof(ts), 0);
     set16(&t, t.l3 + 2, COLO_IPV4_HLEN + COLO_TCP_HLEN + 8);
     g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_ERR_TCP_DOFF);
-    fast_frame(&t, 0, 0, NULL, 0, 0);
+    tcp4_frame(&t, 0, 0, NULL, 0, 0);
     t.len--;                                            /* cut short */
     g_assert_cmpint(parse(&p, &t, 0), ==, COLO_PKT_ERR_IPV4_TOTLEN);
     tb_init(&t, 0);
