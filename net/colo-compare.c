@@ -854,9 +854,19 @@ static void colo_compare_attach_bh(void *opaque)
 static void colo_compare_detach_bh(void *opaque)
 {
     ColoCompare *s = opaque;
+    size_t left;
     int i;
 
+    /*
+     * The chardevs stay connected for their next user, who must find the
+     * streams at a record boundary: a connection cut in the middle of a
+     * record is dropped (its CLOSED event counts the reset), and the peer
+     * starts afresh on the next one.
+     */
     for (i = 0; i < 2; i++) {
+        if (colo_stream_decoder_mid_frame(&s->in[i].dec)) {
+            qemu_chr_fe_disconnect(&s->in[i].chr);
+        }
         qemu_chr_fe_deinit(&s->in[i].chr, false);
     }
     /* Never lose a primary frame: release what is queued. */
@@ -867,9 +877,22 @@ static void colo_compare_detach_bh(void *opaque)
     colo_compare_out_unwatch(&s->out);
     colo_compare_out_flush(&s->out);
     colo_compare_out_unwatch(&s->out);
+    if (colo_stream_encoder_mid_frame(&s->out.enc)) {
+        /* Its CLOSED event counts what is dropped. */
+        qemu_chr_fe_disconnect(&s->out.chr);
+    }
+    left = colo_stream_encoder_clear(&s->out.enc);
+    if (left) {
+        s->c.output_drops += left;
+        trace_colo_compare_output_drop(s->id, "deleted", left);
+    }
     qemu_chr_fe_deinit(&s->out.chr, false);
     if (s->notify_name) {
         colo_compare_out_unwatch(&s->notify);
+        if (colo_stream_decoder_mid_frame(&s->notify_dec) ||
+            colo_stream_encoder_mid_frame(&s->notify.enc)) {
+            qemu_chr_fe_disconnect(&s->notify.chr);
+        }
         qemu_chr_fe_deinit(&s->notify.chr, false);
     }
     timer_free(s->timer);
@@ -1000,9 +1023,14 @@ void colo_compare_cleanup(void)
 
 /* Creation */
 
+/*
+ * @input: the chardev is read.  A record stream that goes wrong can only
+ * be recovered by dropping the connection (the peer starts afresh at a
+ * record boundary), so input chardevs must be able to disconnect.
+ */
 static bool colo_compare_attach_chr(ColoCompare *s, CharBackend *be,
                                     const char *prop, const char *name,
-                                    Error **errp)
+                                    bool input, Error **errp)
 {
     Chardev *chr = qemu_chr_find(name);
 
@@ -1014,6 +1042,12 @@ static bool colo_compare_attach_chr(ColoCompare *s, CharBackend *be,
     if (!qemu_chr_has_feature(chr, QEMU_CHAR_FEATURE_GCONTEXT)) {
         error_setg(errp, "colo-compare: %s: chardev '%s' cannot be used "
                    "from an iothread", prop, name);
+        return false;
+    }
+    if (input && !qemu_chr_has_feature(chr, QEMU_CHAR_FEATURE_RECONNECTABLE)) {
+        error_setg(errp, "colo-compare: %s: chardev '%s' cannot disconnect "
+                   "(use a socket chardev): a broken record stream is "
+                   "recovered from by reconnecting", prop, name);
         return false;
     }
     if (!qemu_chr_fe_init(be, chr, errp)) {
@@ -1082,14 +1116,14 @@ static void colo_compare_complete(UserCreatable *uc, Error **errp)
     s->in[COLO_CMP_PRIMARY].prop = "primary_in";
     s->in[COLO_CMP_SECONDARY].prop = "secondary_in";
     if (!colo_compare_attach_chr(s, &s->in[COLO_CMP_PRIMARY].chr,
-                                 "primary_in", s->pri_name, errp) ||
+                                 "primary_in", s->pri_name, true, errp) ||
         !colo_compare_attach_chr(s, &s->in[COLO_CMP_SECONDARY].chr,
-                                 "secondary_in", s->sec_name, errp) ||
+                                 "secondary_in", s->sec_name, true, errp) ||
         !colo_compare_attach_chr(s, &s->out.chr, "outdev", s->out_name,
-                                 errp) ||
+                                 false, errp) ||
         (s->notify_name &&
          !colo_compare_attach_chr(s, &s->notify.chr, "notify_dev",
-                                  s->notify_name, errp))) {
+                                  s->notify_name, true, errp))) {
         for (i = 0; i < 2; i++) {
             qemu_chr_fe_deinit(&s->in[i].chr, false);
         }

@@ -779,6 +779,9 @@ static void test_object_add_del(void)
     g_autoptr(GByteArray) a = udp_frame(10001, "to cmp1", 1);
     g_autoptr(GByteArray) b = udp_frame(10002, "to cmp2", 1);
     g_autoptr(GByteArray) held = udp_frame(10003, "held by cmp1", 1);
+    g_autoptr(GByteArray) cut = g_byte_array_new();
+    g_autofree char *pri2 = NULL;
+    uint8_t len[4];
     Ends e1, e2;
     Rig r;
 
@@ -786,6 +789,7 @@ static void test_object_add_del(void)
     r.qts = qtest_init("-M none -nodefaults -object iothread,id=t");
     make_ends(r.qts, &r, &e1, 1);
     make_ends(r.qts, &r, &e2, 2);
+    pri2 = rig_path(&r, "pri2");
     add_compare(r.qts, "cmp1", "pri1", "sec1", "out1");
     add_compare(r.qts, "cmp2", "pri2", "sec2", "out2");
 
@@ -818,8 +822,24 @@ static void test_object_add_del(void)
     send_frame(e2.sec, a);
     expect_frame(e2.out, false, 0, a);
     stat_wait(r.qts, "cmp2", "identical", 2);
+    /*
+     * Deleted in the middle of a record: the connection is dropped, so
+     * that the next user of the chardev does not start mid-record.
+     */
+    stl_be_p(len, a->len);
+    g_byte_array_append(cut, len, 4);
+    g_byte_array_append(cut, a->data, a->len);
+    stl_be_p(len, b->len);
+    g_byte_array_append(cut, len, 4);
+    g_byte_array_append(cut, b->data, b->len / 2);
+    write_all(e2.pri, cut->data, cut->len);
+    stat_wait(r.qts, "cmp2", "primary-queued", 1);
     qtest_qmp_assert_success(r.qts, "{'execute': 'object-del',"
                              " 'arguments': {'id': 'cmp2'}}");
+    expect_frame(e2.out, false, 0, a);
+    wait_eof(e2.pri);
+    close(e2.pri);
+    e2.pri = connect_unix(pri2);
     /* The chardevs can be used by a new object. */
     add_compare(r.qts, "cmp3", "pri2", "sec2", "out2");
     send_frame(e2.pri, b);
@@ -867,21 +887,28 @@ static void test_creation_errors(void)
           " 'iothread': 't', 'max_queue_size': 0", "max_queue_size" },
         { "'primary_in': 'c1', 'secondary_in': 'c2', 'outdev': 'nul',"
           " 'iothread': 't'", "cannot be used from an iothread" },
+        { "'primary_in': 'fil', 'secondary_in': 'c2', 'outdev': 'c3',"
+          " 'iothread': 't'", "primary_in: chardev 'fil' cannot disconnect" },
+        { "'primary_in': 'c1', 'secondary_in': 'c2', 'outdev': 'c3',"
+          " 'notify_dev': 'fil', 'iothread': 't'",
+          "notify_dev: chardev 'fil' cannot disconnect" },
     };
     g_autofree char *dir = g_dir_make_tmp("colo-compare-XXXXXX", NULL);
+    g_autofree char *fil = g_strdup_printf("%s/fil", dir);
     g_autofree char *args = NULL;
     QTestState *qts;
     int i;
 
     args = g_strdup_printf(
         "-M none -nodefaults -object iothread,id=t -chardev null,id=nul "
+        "-chardev file,id=fil,path=%s/fil "
         "-chardev socket,id=c1,path=%s/c1,server=on,wait=off "
         "-chardev socket,id=c2,path=%s/c2,server=on,wait=off "
         "-chardev socket,id=c3,path=%s/c3,server=on,wait=off "
         "-chardev socket,id=c4,path=%s/c4,server=on,wait=off "
         "-chardev socket,id=c5,path=%s/c5,server=on,wait=off "
         "-chardev socket,id=c6,path=%s/c6,server=on,wait=off",
-        dir, dir, dir, dir, dir, dir);
+        dir, dir, dir, dir, dir, dir, dir);
     qts = qtest_init(args);
 
     for (i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -916,12 +943,19 @@ static void test_creation_errors(void)
         " 'qom-type': 'colo-compare', 'id': 'good2',"
         " 'primary_in': 'c4', 'secondary_in': 'c3',"
         " 'outdev': 'c2', 'notify_dev': 'c1', 'iothread': 't'}}");
+    /* A file chardev is fine as outdev: it records the frames. */
+    qtest_qmp_assert_success(qts,
+        "{'execute': 'object-add', 'arguments': {"
+        " 'qom-type': 'colo-compare', 'id': 'rec',"
+        " 'primary_in': 'c5', 'secondary_in': 'c6',"
+        " 'outdev': 'fil', 'iothread': 't'}}");
     qtest_quit(qts);
     for (i = 1; i <= 6; i++) {
         g_autofree char *p = g_strdup_printf("%s/c%d", dir, i);
 
         unlink(p);
     }
+    unlink(fil);
     rmdir(dir);
 }
 
