@@ -1153,8 +1153,12 @@ static void colo_compare_complete(UserCreatable *uc, Error **errp)
                                  colo_compare_out_retry, &s->out);
     s->notify.s = s;
     s->notify.prop = "notify_dev";
-    colo_stream_encoder_init(&s->notify.enc, s->vnet_hdr,
-                             COLO_NOTIFY_OUT_MAX);
+    /*
+     * Messages to the Xen frame never carry the vnet length, while those
+     * from it do when vnet_hdr_support is on: that is the protocol as
+     * stock QEMU speaks it.
+     */
+    colo_stream_encoder_init(&s->notify.enc, false, COLO_NOTIFY_OUT_MAX);
     s->notify.retry = aio_timer_new(s->ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
                                     colo_compare_out_retry, &s->notify);
     colo_stream_decoder_init(&s->notify_dec, s->vnet_hdr,
