@@ -919,8 +919,14 @@ static void colo_compare_detach(ColoCompare *s)
 
 /* The functions the COLO frame and the net layer call */
 
+/*
+ * The waiter owns this, on its stack.  The last BH signals under the
+ * lock, and the waiter only returns after taking the lock again, so no BH
+ * touches it once the waiter can free it.
+ */
 typedef struct ColoCompareEventWait {
-    QemuEvent done;
+    QemuMutex lock;
+    QemuCond done;
     int pending;
 } ColoCompareEventWait;
 
@@ -944,10 +950,12 @@ static void colo_compare_event_bh(void *opaque)
         colo_compare_do_failover(s);
     }
     colo_compare_end_batch(s);
-    /* req lives on the waiter's stack: do not touch it after this. */
-    if (qatomic_fetch_dec(&wait->pending) == 1) {
-        qemu_event_set(&wait->done);
+    /* req belongs to the waiter: do not touch it after this. */
+    qemu_mutex_lock(&wait->lock);
+    if (--wait->pending == 0) {
+        qemu_cond_signal(&wait->done);
     }
+    qemu_mutex_unlock(&wait->lock);
 }
 
 void colo_notify_compares_event(void *opaque, int event, Error **errp)
@@ -976,8 +984,9 @@ void colo_notify_compares_event(void *opaque, int event, Error **errp)
         return;
     }
     reqs = g_new(ColoCompareEventReq, n);
-    qemu_event_init(&wait.done, false);
-    qatomic_set(&wait.pending, n);
+    qemu_mutex_init(&wait.lock);
+    qemu_cond_init(&wait.done);
+    wait.pending = n;
     QTAILQ_FOREACH(s, &colo_compares, next) {
         reqs[i] = (ColoCompareEventReq) {
             .s = s, .event = event, .wait = &wait,
@@ -989,9 +998,14 @@ void colo_notify_compares_event(void *opaque, int event, Error **errp)
         }
         i++;
     }
-    qemu_event_wait(&wait.done);
+    qemu_mutex_lock(&wait.lock);
+    while (wait.pending) {
+        qemu_cond_wait(&wait.done, &wait.lock);
+    }
+    qemu_mutex_unlock(&wait.lock);
     qemu_mutex_unlock(&colo_compares_lock);
-    qemu_event_destroy(&wait.done);
+    qemu_cond_destroy(&wait.done);
+    qemu_mutex_destroy(&wait.lock);
 }
 
 void colo_compare_register_notifier(Notifier *notify)
@@ -1010,15 +1024,25 @@ void colo_compare_unregister_notifier(Notifier *notify)
 
 void colo_compare_cleanup(void)
 {
+    QTAILQ_HEAD(, ColoCompare) gone = QTAILQ_HEAD_INITIALIZER(gone);
     ColoCompare *s, *tmp;
 
+    /*
+     * Unlisted under the lock (which also waits for an event in flight),
+     * detached without it: detaching polls the main loop, whose BHs may
+     * deliver a COLO event (failover) that takes the lock.
+     */
     qemu_mutex_lock(&colo_compares_lock);
     QTAILQ_FOREACH_SAFE(s, &colo_compares, next, tmp) {
         QTAILQ_REMOVE(&colo_compares, s, next);
         s->listed = false;
-        colo_compare_detach(s);
+        QTAILQ_INSERT_TAIL(&gone, s, next);
     }
     qemu_mutex_unlock(&colo_compares_lock);
+    QTAILQ_FOREACH_SAFE(s, &gone, next, tmp) {
+        QTAILQ_REMOVE(&gone, s, next);
+        colo_compare_detach(s);
+    }
 }
 
 /* Creation */
