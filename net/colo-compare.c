@@ -670,7 +670,8 @@ static void colo_compare_out_event(void *opaque, QEMUChrEvent event)
         }
         break;
     default:
-        break;
+        /* e.g. a break, sent from the main thread: nothing to publish */
+        return;
     }
     colo_compare_publish(s);
 }
@@ -705,11 +706,9 @@ static void colo_compare_notify_send(ColoCompare *s, const char *msg)
 
     res = colo_stream_encoder_push_buf(&s->notify.enc, (const uint8_t *)msg,
                                        strlen(msg), 0);
-    trace_colo_compare_notify_msg(s->id, "sent", msg);
-    if (res != COLO_STREAM_PUSH_OK) {
-        /* Only if the peer reads nothing for a very long time. */
-        trace_colo_compare_notify_msg(s->id, "dropped", msg);
-    }
+    /* Dropped only if the peer reads nothing for a very long time. */
+    trace_colo_compare_notify_msg(s->id, res == COLO_STREAM_PUSH_OK ?
+                                  "sent" : "dropped", msg);
     qemu_bh_schedule(s->batch_bh);
 }
 
