@@ -835,6 +835,15 @@ static void colo_compare_attach_bh(void *opaque)
      */
     qemu_chr_fe_set_handlers(&s->out.chr, NULL, NULL, colo_compare_out_event,
                              NULL, &s->out, s->gctx, true);
+    /*
+     * Only socket chardevs report connections reliably; the others (udp,
+     * file, ...) are written whenever there is something to write, and
+     * some (udp) never report being open at all.
+     */
+    if (!qemu_chr_has_feature(qemu_chr_fe_get_driver(&s->out.chr),
+                              QEMU_CHAR_FEATURE_RECONNECTABLE)) {
+        s->out.open = true;
+    }
     if (s->notify_name) {
         /* One opaque per CharBackend: &s->notify (see out_event). */
         qemu_chr_fe_set_handlers(&s->notify.chr, colo_compare_notify_can_read,

@@ -137,6 +137,20 @@ static void stream_filter_wait_writable(StreamFilter *s)
 }
 
 /*
+ * Whether @outdev has a peer.  Only socket chardevs report connections
+ * reliably; the others (udp, file, pty, ...) are written whenever there
+ * is something to write, and some (udp) never report being open at all.
+ */
+static bool stream_filter_out_open(StreamFilter *s)
+{
+    Chardev *chr = qemu_chr_fe_get_driver(&s->chr_out);
+
+    return qemu_chr_fe_backend_open(&s->chr_out) ||
+           (chr && !qemu_chr_has_feature(chr,
+                                         QEMU_CHAR_FEATURE_RECONNECTABLE));
+}
+
+/*
  * Write as much of the backlog as @outdev takes without blocking: one
  * write per contiguous run (at most two, when the ring wraps).
  */
@@ -152,7 +166,7 @@ static void stream_filter_flush(StreamFilter *s)
     while ((len = colo_stream_encoder_peek(&s->enc, &data)) > 0) {
         int ret;
 
-        if (!qemu_chr_fe_backend_open(&s->chr_out)) {
+        if (!stream_filter_out_open(s)) {
             stream_filter_drop_backlog(s);
             return;
         }
@@ -183,7 +197,7 @@ static void stream_filter_send(StreamFilter *s, const struct iovec *iov,
     NetFilterState *nf = &s->parent_obj;
     ColoStreamPush res;
 
-    if (!qemu_chr_fe_backend_open(&s->chr_out)) {
+    if (!stream_filter_out_open(s)) {
         s->stats.drops_disconnected++;
         trace_filter_stream_drop(s->id, "disconnected", 1);
         return;

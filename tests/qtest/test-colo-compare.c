@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include "libqtest.h"
 #include "colo-proxy-qtest.h"
 #include "qobject/qdict.h"
@@ -853,6 +854,56 @@ static void test_object_add_del(void)
     rig_free(&r);
 }
 
+/*
+ * A udp chardev never reports being open: as outdev it is written all
+ * the same, one datagram per write, in the usual record format.
+ */
+static void test_udp_outdev(void)
+{
+    struct sockaddr_in addr = {
+        .sin_family = AF_INET,
+        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    };
+    socklen_t alen = sizeof(addr);
+    g_autoptr(GByteArray) a = udp_frame(10001, "over udp", 1);
+    g_autofree char *pri = NULL, *sec = NULL;
+    uint8_t dgram[2048];
+    ssize_t n;
+    Rig r;
+    int u;
+
+    u = socket(AF_INET, SOCK_DGRAM, 0);
+    g_assert_cmpint(u, >=, 0);
+    g_assert_cmpint(bind(u, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(getsockname(u, (struct sockaddr *)&addr, &alen), ==, 0);
+
+    rig_init(&r);
+    pri = rig_path(&r, "pri");
+    sec = rig_path(&r, "sec");
+    r.qts = qtest_initf("-M none -nodefaults -object iothread,id=t "
+                        "-chardev udp,id=uout,host=127.0.0.1,port=%d,"
+                        "localaddr=127.0.0.1,localport=0",
+                        ntohs(addr.sin_port));
+    add_chardev(r.qts, "pri", pri, true);
+    add_chardev(r.qts, "sec", sec, true);
+    r.pri = connect_unix(pri);
+    r.sec = connect_unix(sec);
+    add_compare(r.qts, "cmp", "pri", "sec", "uout");
+
+    send_frame(r.pri, a);
+    send_frame(r.sec, a);
+    g_assert_true(wait_fd(u, POLLIN, TIMEOUT_MS));
+    n = recv(u, dgram, sizeof(dgram), 0);
+    g_assert_cmpint(n, ==, 4 + a->len);
+    g_assert_cmpuint(ldl_be_p(dgram), ==, a->len);
+    g_assert(memcmp(dgram + 4, a->data, a->len) == 0);
+    stat_wait(r.qts, "cmp", "identical", 1);
+    g_assert_cmpuint(stat_get(r.qts, "cmp", "output-drops"), ==, 0);
+
+    close(u);
+    rig_free(&r);
+}
+
 /* Creation errors are clear and leave nothing half set up. */
 static void test_creation_errors(void)
 {
@@ -974,5 +1025,6 @@ int main(int argc, char **argv)
     qtest_add_func("/colo-compare/bad-input", test_bad_input);
     qtest_add_func("/colo-compare/object-add-del", test_object_add_del);
     qtest_add_func("/colo-compare/creation-errors", test_creation_errors);
+    qtest_add_func("/colo-compare/udp-outdev", test_udp_outdev);
     return g_test_run();
 }

@@ -22,6 +22,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #ifdef CONFIG_LINUX
 #include <sys/ioctl.h>
 #include <net/if.h>
@@ -114,6 +115,51 @@ static void test_mirror_direction(const void *opaque)
 
     close(out);
     close(lfd);
+    rig_free(&r);
+}
+
+/*
+ * A udp chardev never reports being open: it is written all the same,
+ * one datagram per flush, in the usual record format.
+ */
+static void test_mirror_udp_outdev(void)
+{
+    struct sockaddr_in addr = {
+        .sin_family = AF_INET,
+        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    };
+    socklen_t alen = sizeof(addr);
+    g_autoptr(GByteArray) f = make_frame(342, 7);
+    g_autoptr(GByteArray) got = NULL;
+    uint8_t dgram[2048];
+    ssize_t n;
+    Rig r;
+    int u;
+
+    u = socket(AF_INET, SOCK_DGRAM, 0);
+    g_assert_cmpint(u, >=, 0);
+    g_assert_cmpint(bind(u, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(getsockname(u, (struct sockaddr *)&addr, &alen), ==, 0);
+
+    rig_init(&r);
+    rig_start(&r, NULL,
+              "-chardev udp,id=mout,host=127.0.0.1,port=%d,"
+              "localaddr=127.0.0.1,localport=0 "
+              "-object filter-mirror,id=m0,netdev=fnet,queue=rx,outdev=mout",
+              ntohs(addr.sin_port));
+    net_send(r.hnet, f->data, f->len);
+    got = net_recv(r.fnet);
+    assert_same(got, f);
+
+    g_assert_true(wait_fd(u, POLLIN, TIMEOUT_MS));
+    n = recv(u, dgram, sizeof(dgram), 0);
+    g_assert_cmpint(n, ==, 4 + f->len);
+    g_assert_cmpuint(ldl_be_p(dgram), ==, f->len);
+    g_assert(memcmp(dgram + 4, f->data, f->len) == 0);
+    g_assert_cmpuint(stat_get(r.qts, "m0", "frames-out"), ==, 1);
+    g_assert_cmpuint(stat_get(r.qts, "m0", "drops-disconnected"), ==, 0);
+
+    close(u);
     rig_free(&r);
 }
 
@@ -702,6 +748,7 @@ int main(int argc, char **argv)
     qtest_add_data_func("/filter-mirror/vnet-tap-two-qemus/peer-tap",
                         &peer_tap, test_mirror_vnet_tap_two_qemus);
     qtest_add_func("/filter-mirror/runtime", test_mirror_runtime);
+    qtest_add_func("/filter-mirror/udp-outdev", test_mirror_udp_outdev);
     qtest_add_func("/filter-mirror/bad-args", test_mirror_bad_args);
     qtest_add_func("/filter-mirror/backlog", test_mirror_backlog);
     qtest_add_func("/filter-mirror/max-backlog-property",
