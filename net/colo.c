@@ -11,6 +11,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/atomic.h"
 #include "qemu/bswap.h"
 #include "qemu/host-utils.h"
 #include "net/colo.h"
@@ -329,11 +330,18 @@ static ColoTcpOptStep tcp_opt_next(const uint8_t *o, size_t len, size_t *i,
     if (*i >= len || o[*i] == COLO_TCPOPT_EOL) {
         return TCPOPT_STEP_END;
     }
-    if (len - *i < 2 || o[*i + 1] < 2 || o[*i + 1] > len - *i) {
+    if (len - *i < 2) {
+        return TCPOPT_STEP_BAD;
+    }
+    /*
+     * Read once: the frame may be in guest memory that a vCPU changes
+     * under us, and the length checked must be the length used.
+     */
+    *olen = qatomic_read(&o[*i + 1]);
+    if (*olen < 2 || *olen > len - *i) {
         return TCPOPT_STEP_BAD;
     }
     *kind = o[*i];
-    *olen = o[*i + 1];
     return TCPOPT_STEP_OPT;
 }
 
