@@ -431,11 +431,21 @@ void colo_rewrite_patch_apply(const ColoRewritePatch *patch, uint8_t *buf)
  * Parked SYN-ACKs
  */
 
+static void park_ready(ColoRewriter *rw, RwParked *p, bool process)
+{
+    if (!p->ready) {
+        p->ready = true;
+        p->process = process;
+        rw->n_ready++;
+    }
+}
+
 static void park_add(ColoRewriter *rw, const uint8_t *frame, size_t len,
                      size_t vnet_hdr_len, const ColoFlowKey *key,
                      uint8_t tcp_flags, int64_t now)
 {
     RwParked *p = g_malloc0(sizeof(*p) + len);
+    RwParked *q;
 
     p->dk = *key;
     colo_flow_key_reverse(&p->dk);
@@ -449,21 +459,25 @@ static void park_add(ColoRewriter *rw, const uint8_t *frame, size_t len,
     p->vnet_hdr_len = vnet_hdr_len;
     p->len = len;
     memcpy(p->frame, frame, len);
+    /*
+     * A guest SYN already claimed the flow, whose frames wait for the
+     * release: park_claim() will not run for this one, so it goes right
+     * behind them, the same way (rewritten, unless a checkpoint came in
+     * between).
+     */
+    QTAILQ_FOREACH_REVERSE(q, &rw->parked, next) {
+        if (q->claimed && colo_flow_key_equal(&q->ck, &p->ck)) {
+            p->claimed = true;
+            park_ready(rw, p, q->process);
+            break;
+        }
+    }
     QTAILQ_INSERT_TAIL(&rw->parked, p, next);
     rw->cnt.parked++;
     if (p->syn_ack) {
         rw->cnt.parked_syn_acks++;
     }
     emit(rw, COLO_RW_EV_PARKED, COLO_RW_TO_GUEST, NULL, key, 0);
-}
-
-static void park_ready(ColoRewriter *rw, RwParked *p, bool process)
-{
-    if (!p->ready) {
-        p->ready = true;
-        p->process = process;
-        rw->n_ready++;
-    }
 }
 
 /*
@@ -523,14 +537,20 @@ static bool park_holds(ColoRewriter *rw, const ColoFlowKey *ck)
     return false;
 }
 
-/* Make every parked frame releasable, unchanged */
-static void park_flush(ColoRewriter *rw)
+/*
+ * Make every parked frame releasable, unchanged; with @keep_claimed (the
+ * connection entries stay: failover), the frames a guest SYN claimed are
+ * still passed through the to-guest path, to reach the guest rewritten.
+ */
+static void park_flush(ColoRewriter *rw, bool keep_claimed)
 {
     RwParked *p;
 
     QTAILQ_FOREACH(p, &rw->parked, next) {
         park_ready(rw, p, false);
-        p->process = false;
+        if (!keep_claimed || !p->claimed) {
+            p->process = false;
+        }
     }
 }
 
@@ -962,7 +982,8 @@ uint32_t colo_rewriter_checkpoint(ColoRewriter *rw)
     uint32_t n = colo_conn_count(rw->conns);
 
     rw->cnt.checkpoints++;
-    park_flush(rw);
+    /* after a failover the entries stay: as colo_rewriter_failover() */
+    park_flush(rw, rw->cnt.failed_over);
     if (rw->cnt.failed_over) {
         return 0;
     }
@@ -988,7 +1009,8 @@ uint32_t colo_rewriter_failover(ColoRewriter *rw)
         return 0;
     }
     rw->cnt.failed_over = true;
-    park_flush(rw);
+    /* the entries of claimed SYN-ACKs are paired, so they stay */
+    park_flush(rw, true);
     colo_conn_foreach(rw->conns, drop_unpaired, rw);
     return n - colo_conn_count(rw->conns);
 }

@@ -64,9 +64,11 @@ typedef enum ColoRewriteDir {
  * (learning the offset, rewriting it; the TCP timestamp it echoes
  * becomes the one of the guest's SYN, which a guest in SYN-SENT wants
  * not older than its SYN) before handing it back.  Later frames of the
- * same flow towards the guest are parked behind it and go with it.  Parked
+ * same flow towards the guest are parked behind it and go with it, also
+ * when they come after the claim but before the release.  Parked
  * SYN-ACKs never claimed are released unchanged after the park timeout,
- * at a checkpoint or at failover.
+ * at a checkpoint or at failover; claimed ones go out rewritten at
+ * failover, unchanged at a checkpoint.
  */
 typedef enum ColoRewriteResult {
     COLO_RW_UNCHANGED = 0,  /* TCP of a tracked connection, no change */
@@ -305,7 +307,8 @@ ColoRewriteResult colo_rewriter_from_guest(ColoRewriter *rw, uint8_t *frame,
  * numbers, so all entries are dropped (a connection without an entry is
  * not rewritten) and every parked frame becomes releasable, unchanged.
  * Entries are kept after colo_rewriter_failover(), when the rewriter
- * keeps serving the connections it still rewrites.
+ * keeps serving the connections it still rewrites (and claimed parked
+ * frames stay rewritten, as at failover).
  *
  * Returns: the number of entries dropped.
  */
@@ -319,8 +322,9 @@ uint32_t colo_rewriter_checkpoint(ColoRewriter *rw);
  * before keep being rewritten until they close or go idle (including
  * handshakes in progress that still learn their offset); guest SYNs
  * that were never paired with a primary SYN-ACK are dropped, parked
- * SYN-ACKs become releasable, and no new connection is tracked from now
- * on.  Idempotent.
+ * SYN-ACKs become releasable (rewritten if a guest SYN claimed them,
+ * unchanged if not), and no new connection is tracked from now on.
+ * Idempotent.
  *
  * Returns: the number of entries dropped.
  */
@@ -362,7 +366,8 @@ typedef void ColoRewriteReleaseFn(const uint8_t *frame, size_t len,
  * Hand back the parked frames that are releasable: claimed by a guest
  * SYN (passed through the to-guest path first, so rewritten), or
  * released by colo_rewriter_expire(), colo_rewriter_checkpoint() or
- * colo_rewriter_failover() (unchanged).  Call it outside
+ * colo_rewriter_failover() (unchanged, unless claimed before a
+ * failover).  Call it outside
  * colo_rewriter_handle(); @fn may call back into the rewriter.
  *
  * Returns: the number of frames handed back.

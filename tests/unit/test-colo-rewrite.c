@@ -601,6 +601,159 @@ static void test_park_syn_ack_first(void)
     ctx_free(&ctx);
 }
 
+/*
+ * A frame of the flow that comes after the guest's SYN claimed the
+ * parked SYN-ACK, but before the claimed frames were released, goes out
+ * right behind them, rewritten, not after the park timeout unchanged.
+ * After a checkpoint the claimed frames go out unchanged, and so does a
+ * frame parked behind them.
+ */
+static void test_park_claimed_flow(void)
+{
+    Ctx ctx;
+    Seg s, w[2];
+    ColoRewriteCounters c;
+    const uint32_t P = 777, Ip = 0x80000000, Is = 0x7fff0000;
+
+    ctx_init_park(&ctx, 1024, SEC(3600), SEC(120), SEC(60), 64, SEC(1));
+    s = p2g(80, 51234, P, Ip + 1, F_SYN | F_ACK, 0);
+    s.ts = true;
+    xfer(&ctx, TO, &s, PARK, NULL);
+    w[0] = s;
+    w[0].dport = 40000;
+    w[0].ack = Is + 1;
+    w[0].tsecr_set = true;
+    w[0].tsecr = 0x01020304;
+    /* another flow to the same destination, never claimed */
+    s = p2g(80, 51299, 5, 9001, F_SYN | F_ACK, 0);
+    xfer(&ctx, TO, &s, PARK, NULL);
+
+    /* the guest's SYN claims the oldest SYN-ACK: releasable at once */
+    s = g2p(40000, 80, Is, 0, F_SYN, 0);
+    s.ts = true;
+    xfer(&ctx, FROM, &s, UNCHANGED, NULL);
+    g_assert_cmpuint(colo_rewriter_releasable(ctx.rw), ==, 1);
+
+    /* data of the claimed flow before the release: parked, releasable */
+    s = p2g(80, 51234, P + 1, Ip + 1, F_ACK | F_PSH, 50);
+    xfer(&ctx, TO, &s, PARK, NULL);
+    w[1] = p2g(80, 40000, P + 1, Is + 1, F_ACK | F_PSH, 50);
+    /* data of the unclaimed flow keeps waiting behind its SYN-ACK */
+    s = p2g(80, 51299, 6, 9001, F_ACK | F_PSH, 10);
+    xfer(&ctx, TO, &s, PARK, NULL);
+    g_assert_cmpuint(colo_rewriter_parked(ctx.rw), ==, 4);
+    g_assert_cmpuint(colo_rewriter_releasable(ctx.rw), ==, 2);
+
+    /* both go out now, in order, rewritten */
+    expect_released(&ctx, 2, w);
+    c = counters(&ctx);
+    g_assert_cmpuint(c.parked, ==, 2);
+    g_assert_cmpuint(c.offsets_learned, ==, 1);
+    g_assert_cmpuint(c.unmatched_syn_acks, ==, 0);
+
+    /* nothing of the flow is parked any more: rewritten at once */
+    s = p2g(80, 51234, P + 51, Ip + 1, F_ACK, 0);
+    w[0] = s;
+    w[0].dport = 40000;
+    w[0].ack = Is + 1;
+    xfer(&ctx, TO, &s, REWRITTEN, &w[0]);
+    s = g2p(40000, 80, Is + 1, P + 51, F_ACK, 0);
+    w[0] = s;
+    w[0].sport = 51234;
+    w[0].seq = Ip + 1;
+    xfer(&ctx, FROM, &s, REWRITTEN, &w[0]);
+    ctx_free(&ctx);
+
+    /*
+     * A checkpoint between the claim and the release: the guest now uses
+     * the primary's port and numbers, so the claimed SYN-ACK and the
+     * frame parked behind it afterwards go out unchanged.
+     */
+    ctx_init_park(&ctx, 1024, SEC(3600), SEC(120), SEC(60), 64, SEC(1));
+    s = p2g(80, 51234, P, Ip + 1, F_SYN | F_ACK, 0);
+    xfer(&ctx, TO, &s, PARK, NULL);
+    w[0] = s;
+    s = g2p(40000, 80, Is, 0, F_SYN, 0);
+    xfer(&ctx, FROM, &s, UNCHANGED, NULL);
+    g_assert_cmpuint(colo_rewriter_checkpoint(ctx.rw), ==, 1);
+    s = p2g(80, 51234, P + 1, Ip + 1, F_ACK | F_PSH, 50);
+    xfer(&ctx, TO, &s, PARK, NULL);
+    w[1] = s;
+    expect_released(&ctx, 2, w);
+    c = counters(&ctx);
+    g_assert_cmpuint(c.parked, ==, 0);
+    g_assert_cmpuint(c.connections, ==, 0);
+    g_assert_cmpuint(c.offsets_learned, ==, 0);
+    g_assert_cmpuint(c.unmatched_syn_acks, ==, 0);
+    ctx_free(&ctx);
+}
+
+/*
+ * Failover between the claim of a parked SYN-ACK and its release: the
+ * connection is kept, so the SYN-ACK still goes out rewritten (the
+ * primary's port and ack would make the guest answer with a RST); an
+ * unclaimed one goes out unchanged.  Likewise when a checkpoint event
+ * comes after the failover.
+ */
+static void test_park_failover(void)
+{
+    Ctx ctx;
+    Seg s, w[2];
+    ColoRewriteConnInfo info;
+    ColoRewriteCounters c;
+    const uint32_t P = 777, Ip = 0x80000000, Is = 0x7fff0000;
+
+    ctx_init_park(&ctx, 1024, SEC(3600), SEC(120), SEC(60), 64, SEC(1));
+    s = p2g(80, 51234, P, Ip + 1, F_SYN | F_ACK, 0);
+    xfer(&ctx, TO, &s, PARK, NULL);
+    w[0] = s;
+    w[0].dport = 40000;
+    w[0].ack = Is + 1;
+    s = p2g(80, 51235, 2, 2001, F_SYN | F_ACK, 0);
+    s.src = PEER2;
+    xfer(&ctx, TO, &s, PARK, NULL);
+    w[1] = s;
+    s = g2p(40000, 80, Is, 0, F_SYN, 0);
+    xfer(&ctx, FROM, &s, UNCHANGED, NULL);
+    g_assert_cmpuint(colo_rewriter_releasable(ctx.rw), ==, 1);
+
+    g_assert_cmpuint(colo_rewriter_failover(ctx.rw), ==, 0);
+    g_assert_cmpuint(counters(&ctx).connections, ==, 1);
+    expect_released(&ctx, 2, w);
+    c = counters(&ctx);
+    g_assert_cmpuint(c.parked, ==, 0);
+    g_assert_cmpuint(c.offsets_learned, ==, 1);
+    g_assert_cmpuint(c.unmatched_syn_acks, ==, 1);
+    lookup(&ctx, PEER, 40000, 80, false, &info);
+    g_assert_true(info.offset_known);
+    g_assert_cmpuint(info.primary_port, ==, 51234);
+    g_assert_cmphex(info.offset, ==, Ip - Is);
+    /* the handshake completes and data flows rewritten both ways */
+    s = g2p(40000, 80, Is + 1, P + 1, F_ACK, 0);
+    w[0] = s;
+    w[0].sport = 51234;
+    w[0].seq = Ip + 1;
+    xfer(&ctx, FROM, &s, REWRITTEN, &w[0]);
+    exchange(&ctx, 40000, 51234, 80, P + 1, Ip, Is, 300);
+    ctx_free(&ctx);
+
+    /* a checkpoint event after the failover changes nothing */
+    ctx_init_park(&ctx, 1024, SEC(3600), SEC(120), SEC(60), 64, SEC(1));
+    s = p2g(80, 51234, P, Ip + 1, F_SYN | F_ACK, 0);
+    xfer(&ctx, TO, &s, PARK, NULL);
+    w[0] = s;
+    w[0].dport = 40000;
+    w[0].ack = Is + 1;
+    s = g2p(40000, 80, Is, 0, F_SYN, 0);
+    xfer(&ctx, FROM, &s, UNCHANGED, NULL);
+    g_assert_cmpuint(colo_rewriter_failover(ctx.rw), ==, 0);
+    g_assert_cmpuint(colo_rewriter_checkpoint(ctx.rw), ==, 0);
+    expect_released(&ctx, 1, w);
+    g_assert_cmpuint(counters(&ctx).offsets_learned, ==, 1);
+    g_assert_cmpuint(counters(&ctx).unmatched_syn_acks, ==, 0);
+    ctx_free(&ctx);
+}
+
 /* A parked SYN-ACK nobody claims goes out unchanged after the timeout */
 static void test_park_timeout(void)
 {
@@ -1725,5 +1878,8 @@ int main(int argc, char **argv)
     g_test_add_func("/colo/rewrite/park-timeout", test_park_timeout);
     g_test_add_func("/colo/rewrite/park-concurrent", test_park_concurrent);
     g_test_add_func("/colo/rewrite/park-bound", test_park_bound);
+    g_test_add_func("/colo/rewrite/park-claimed-flow",
+                    test_park_claimed_flow);
+    g_test_add_func("/colo/rewrite/park-failover", test_park_failover);
     return g_test_run();
 }
