@@ -60,12 +60,14 @@ struct RwConn {
     uint32_t peer_isn;
     uint32_t primary_isn;           /* if pisn_known */
     uint32_t offset;                /* primary ISN - guest ISN */
+    uint32_t guest_ack;             /* the guest's latest ack, if acked */
     uint16_t primary_port;          /* == gkey.sport unless mapped */
     uint8_t state;                  /* RwState */
     bool active;                    /* opened by the guest */
     bool pinned;
     bool pisn_known;                /* passive: the peer acked Ip first */
     bool guest_ts;                  /* guest_tsval is known */
+    bool acked;                     /* the guest sent an ACK */
     uint8_t guest_dir;              /* ColoDir of frames from the guest */
 };
 
@@ -665,6 +667,10 @@ static ColoRewriteResult from_guest(ColoRewriter *rw, ColoRewritePatch *p,
         add_op(p, pkt->l4_off, r->primary_port, 2);
         add_op(p, pkt->l4_off + 4, pkt->tcp_seq + r->offset, 4);
     }
+    if (f & COLO_TCP_ACK) {
+        r->guest_ack = pkt->tcp_ack;
+        r->acked = true;
+    }
     /* TCP state in the guest's own sequence space: before rewriting */
     colo_conn_track(rw->conns, c, pkt, d, now);
     update_pin(rw, r);
@@ -882,7 +888,17 @@ static ColoRewriteResult to_guest(ColoRewriter *rw, ColoRewritePatch *p,
     }
     /* TCP state in the guest's own sequence space: after rewriting */
     pkt->tcp_ack = ack;
-    colo_conn_track(rw->conns, c, pkt, !r->guest_dir, now);
+    if ((f & COLO_TCP_RST) && r->acked && pkt->tcp_seq != r->guest_ack) {
+        /*
+         * A RST the guest may well ignore (RFC 5961 takes one only at
+         * the next sequence number it expects; it answers others with an
+         * ACK, whose number the peer's next RST will carry).  A blind one
+         * must not end the rewriting of a live connection.
+         */
+        colo_conn_touch(rw->conns, c, now);
+    } else {
+        colo_conn_track(rw->conns, c, pkt, !r->guest_dir, now);
+    }
     pkt->tcp_ack = orig_ack;
     update_pin(rw, r);
     return p->n_ops ? COLO_RW_REWRITTEN : COLO_RW_UNCHANGED;

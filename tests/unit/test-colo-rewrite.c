@@ -1312,6 +1312,48 @@ static void test_rst_teardown(void)
     ctx_free(&ctx);
 }
 
+/*
+ * A RST towards the guest at a sequence number the guest did not
+ * acknowledge last (a blind one, which an RFC 5961 guest ignores) does
+ * not end the rewriting; one at that number does.
+ */
+static void test_blind_rst(void)
+{
+    Ctx ctx;
+    Seg s, w;
+    ColoRewriteConnInfo info;
+    const uint32_t P = 10, Ip = 5000, Is = 2000;
+
+    ctx_init(&ctx);
+    passive_open(&ctx, 5555, 443, P, Ip, Is);
+    exchange(&ctx, 443, 443, 5555, P + 1, Ip, Is, 100);
+    /* the guest acknowledges the peer's 100 bytes */
+    s = g2p(443, 5555, Is + 101, P + 101, F_ACK, 0);
+    w = s;
+    w.seq = Ip + 101;
+    xfer(&ctx, FROM, &s, REWRITTEN, &w);
+
+    s = p2g(5555, 443, P + 101 + 0x40000000, 0, F_RST, 0);
+    xfer(&ctx, TO, &s, UNCHANGED, NULL);
+    s = p2g(5555, 443, P + 100, 0, F_RST, 0);
+    xfer(&ctx, TO, &s, UNCHANGED, NULL);
+    lookup(&ctx, PEER, 443, 5555, false, &info);
+    g_assert_false(info.closed);
+    /* still rewritten, and not removed when a closed one would be */
+    s = g2p(443, 5555, Is + 101, P + 101, F_ACK | F_PSH, 10);
+    w = s;
+    w.seq = Ip + 101;
+    xfer(&ctx, FROM, &s, REWRITTEN, &w);
+    g_assert_cmpuint(colo_rewriter_expire(ctx.rw, ctx.now + SEC(60)), ==, 0);
+
+    /* at the number the guest acknowledged: closed */
+    s = p2g(5555, 443, P + 101, 0, F_RST, 0);
+    xfer(&ctx, TO, &s, UNCHANGED, NULL);
+    lookup(&ctx, PEER, 443, 5555, false, &info);
+    g_assert_true(info.closed);
+    ctx_free(&ctx);
+}
+
 static void test_checkpoint(void)
 {
     Ctx ctx;
@@ -1862,6 +1904,7 @@ int main(int argc, char **argv)
     g_test_add_func("/colo/rewrite/sack", test_sack);
     g_test_add_func("/colo/rewrite/fin-teardown", test_fin_teardown);
     g_test_add_func("/colo/rewrite/rst-teardown", test_rst_teardown);
+    g_test_add_func("/colo/rewrite/blind-rst", test_blind_rst);
     g_test_add_func("/colo/rewrite/checkpoint", test_checkpoint);
     g_test_add_func("/colo/rewrite/failover", test_failover);
     g_test_add_func("/colo/rewrite/wraparound", test_wraparound);
