@@ -30,6 +30,13 @@
  * the list (which made a flow with many queued segments quadratic).  A
  * flag per list records whether it is a chain; a full walk, which gives
  * the same result in every case, is the fallback and recomputes it.
+ * A segment whose bytes not behind the comparison point lie within the
+ * span of a chain when it is queued retransmits bytes that segments
+ * queued before it hold (e.g. a tail loss probe): they cover each of
+ * those bytes before it would, so it would never be compared.  It is
+ * decided at once rather than linked (kept only on pq if primary, to be
+ * released in its turn; dropped if secondary) and the list stays a
+ * chain.
  *
  * A new frame is first processed from the caller's buffer (a #CmpFrame on
  * the stack pointing at it); it is copied only if it must be kept.
@@ -291,6 +298,55 @@ static void tcp_chain_remove(CmpFlow *flow, CmpFrame *f, CmpFrame *head)
 }
 
 /*
+ * Whether the bytes of segment @f that are not behind the comparison
+ * point lie within [@head seq, @tail end) of a flow's chain.
+ */
+static bool tcp_chain_holds(const CmpFlow *flow, const CmpFrame *head,
+                            const CmpFrame *tail, const CmpFrame *f)
+{
+    uint32_t from = f->info.seq;
+    uint32_t end = f->info.end - head->info.seq;
+
+    if (flow->synced && seq_le(from, flow->cmp)) {
+        from = flow->cmp;
+    }
+    from -= head->info.seq;
+    return from <= end && end <= (uint32_t)(tail->info.end - head->info.seq);
+}
+
+/* tcp_chain_append() when @f does not extend its list as a chain */
+static bool tcp_chain_break(CmpFlow *flow, ColoCmpSide side,
+                            const CmpFrame *head, const CmpFrame *tail,
+                            const CmpFrame *f)
+{
+    if (flow->chain[side] && tail && tcp_chain_holds(flow, head, tail, f)) {
+        return false;
+    }
+    flow->chain[side] = false;
+    return true;
+}
+
+/*
+ * A pending TCP segment @f of a flow is to be queued on @l, the TCP list
+ * of its @side: update whether @l is a chain.  Returns false if @f must
+ * be decided instead: @l is a chain that holds every byte of @f not
+ * compared yet (see the top of the file).  Linked, @f would end the chain
+ * until the comparison point passes it, and every search would walk the
+ * whole list until then.
+ */
+static inline bool tcp_chain_append(CmpFlow *flow, ColoCmpSide side,
+                                    CmpFrameList *l, const CmpFrame *f)
+{
+    CmpFrame *head = QTAILQ_FIRST(l), *tail = QTAILQ_LAST(l);
+
+    if (likely(tcp_chain_extend(flow->chain[side], head, tail, f))) {
+        flow->chain[side] = true;
+        return true;
+    }
+    return tcp_chain_break(flow, side, head, tail, f);
+}
+
+/*
  * Frame memory
  */
 
@@ -457,7 +513,10 @@ static CmpDrop outcome_drop(const CmpFrame *f, CmpDrop otherwise)
     }
 }
 
-/* Copy a frame being input so that it can be queued. */
+/*
+ * Copy a frame being input so that it can be queued.  A TCP one went
+ * through tcp_chain_append() first.
+ */
 static void frame_persist(ColoCompareEngine *e, CmpFlow *flow,
                           const CmpFrame *nf)
 {
@@ -473,21 +532,9 @@ static void frame_persist(ColoCompareEngine *e, CmpFlow *flow,
     if (f->side == COLO_CMP_PRIMARY) {
         QTAILQ_INSERT_TAIL(&flow->pq, f, link);
         if (f->outcome == OUT_PENDING) {
-            if (f->cls == CLS_TCP) {
-                flow->chain[f->side] =
-                    tcp_chain_extend(flow->chain[f->side],
-                                     QTAILQ_FIRST(&flow->q[CLS_TCP].ppend),
-                                     QTAILQ_LAST(&flow->q[CLS_TCP].ppend), f);
-            }
             QTAILQ_INSERT_TAIL(&flow->q[f->cls].ppend, f, plink);
         }
     } else {
-        if (f->cls == CLS_TCP) {
-            flow->chain[f->side] =
-                tcp_chain_extend(flow->chain[f->side],
-                                 QTAILQ_FIRST(&flow->q[CLS_TCP].sq),
-                                 QTAILQ_LAST(&flow->q[CLS_TCP].sq), f);
-        }
         QTAILQ_INSERT_TAIL(&flow->q[f->cls].sq, f, link);
     }
     QTAILQ_INSERT_TAIL(&e->gq[f->side], f, glink);
@@ -855,6 +902,64 @@ static bool tcp_secondary_ahead(CmpFlow *flow, CmpFrame *extra,
 }
 
 /*
+ * When no segment covers the comparison point: the distance from it to
+ * the lowest sequence number of @side's pending TCP segments (@extra
+ * included), all beyond it, or UINT32_MAX if there is none (a segment is
+ * less than 2^31 ahead).  A chain's lowest is its head.
+ */
+static uint32_t tcp_lowest_ahead(CmpFlow *flow, ColoCmpSide side,
+                                 const CmpFrame *extra)
+{
+    uint32_t d = UINT32_MAX;
+    CmpFrame *f;
+
+    if (side == COLO_CMP_PRIMARY) {
+        QTAILQ_FOREACH(f, &flow->q[CLS_TCP].ppend, plink) {
+            d = MIN(d, f->info.seq - flow->cmp);
+            if (flow->chain[side]) {
+                break;
+            }
+        }
+    } else {
+        QTAILQ_FOREACH(f, &flow->q[CLS_TCP].sq, link) {
+            d = MIN(d, f->info.seq - flow->cmp);
+            if (flow->chain[side]) {
+                break;
+            }
+        }
+    }
+    if (extra && extra->side == side && extra->outcome == OUT_PENDING) {
+        d = MIN(d, extra->info.seq - flow->cmp);
+    }
+    return d;
+}
+
+/*
+ * When no segment covers the comparison point: whether both sides' next
+ * segments start at the same sequence number, and if so which.  Both
+ * guests then left out the bytes before it (e.g. a segment both sent as
+ * IP fragments, compared as datagrams, or both sent malformed).
+ */
+static bool tcp_gap_both(CmpFlow *flow, const CmpFrame *extra,
+                         uint32_t *seq)
+{
+    uint32_t d;
+
+    /* usually both sides are done: nothing queued on either */
+    if (QTAILQ_EMPTY(&flow->q[CLS_TCP].ppend) &&
+        QTAILQ_EMPTY(&flow->q[CLS_TCP].sq)) {
+        return false;
+    }
+    d = tcp_lowest_ahead(flow, COLO_CMP_PRIMARY, extra);
+    if (d == UINT32_MAX || d != tcp_lowest_ahead(flow, COLO_CMP_SECONDARY,
+                                                 extra)) {
+        return false;
+    }
+    *seq = flow->cmp + d;
+    return true;
+}
+
+/*
  * Advance the comparison point as far as both sides have data, retiring
  * what it passes.  @extra is the frame being input, not queued yet.
  *
@@ -865,6 +970,13 @@ static bool tcp_secondary_ahead(CmpFlow *flow, CmpFrame *extra,
  * the secondary's data starts beyond the comparison point, the point
  * moves there: the bytes skipped were sent before the guests' states were
  * made equal.
+ *
+ * At any time, if neither side covers the comparison point but both have
+ * segments beyond it starting at the same sequence number, the point
+ * moves there: bytes in between entered neither stream, and would
+ * otherwise be waited for until compare_timeout.  The stream offset
+ * counts the bytes skipped.  A side that has nothing beyond the point,
+ * or whose next segment starts elsewhere, is waited for as before.
  */
 static void tcp_advance(ColoCompareEngine *e, CmpFlow *flow, CmpFrame *extra)
 {
@@ -877,14 +989,20 @@ static void tcp_advance(ColoCompareEngine *e, CmpFlow *flow, CmpFrame *extra)
     for (;;) {
         p = tcp_cover_primary(flow, extra);
         s = tcp_cover_secondary(e, flow, extra);
-        if (p && !s && flow->fresh &&
-            tcp_secondary_ahead(flow, extra, &seq)) {
+        if (!s) {
+            if (p) {
+                if (!flow->fresh || !tcp_secondary_ahead(flow, extra, &seq)) {
+                    return;
+                }
+                flow->fresh = false;
+            } else if (!tcp_gap_both(flow, extra, &seq)) {
+                return;
+            }
             flow->off64 += (uint32_t)(seq - flow->cmp);
             flow->cmp = seq;
-            flow->fresh = false;
             continue;
         }
-        if (!p || !s || !tcp_step(e, flow, p, s)) {
+        if (!p || !tcp_step(e, flow, p, s)) {
             return;
         }
     }
@@ -1166,6 +1284,11 @@ static void input_finish(ColoCompareEngine *e, CmpFlow *flow, CmpFrame *nf)
     if (!primary) {
         if (nf->outcome != OUT_PENDING) {
             count_drop(e, outcome_drop(nf, DROP_UNCOMPARED));
+        } else if (nf->cls == CLS_TCP &&
+                   !tcp_chain_append(flow, COLO_CMP_SECONDARY,
+                                     &flow->q[CLS_TCP].sq, nf)) {
+            /* it retransmits queued bytes: nothing to compare */
+            count_drop(e, DROP_UNCOMPARED);
         } else if (flow->nq[COLO_CMP_SECONDARY] >= e->cfg.max_queue_size) {
             count_drop(e, DROP_OVERFLOW);
             flow_diverge(e, flow, COLO_CMP_DIV_QUEUE_FULL,
@@ -1184,6 +1307,12 @@ static void input_finish(ColoCompareEngine *e, CmpFlow *flow, CmpFrame *nf)
                      nf->cls == CLS_TCP ? flow->off64 : 0, nf->len, 0);
         release_data(e, nf->data, nf->len, outcome_release(nf, REL_DIVERGED));
     } else {
+        if (nf->outcome == OUT_PENDING && nf->cls == CLS_TCP &&
+            !tcp_chain_append(flow, COLO_CMP_PRIMARY,
+                              &flow->q[CLS_TCP].ppend, nf)) {
+            /* it retransmits queued bytes: released in its turn */
+            nf->outcome = OUT_UNCOMPARED;
+        }
         frame_persist(e, flow, nf);
     }
 }

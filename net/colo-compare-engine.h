@@ -35,10 +35,12 @@
  *  - A FIN occupies one sequence number, compared as one extra stream byte:
  *    a FIN must be at the same stream position on both sides (else
  *    divergence "fin").
- *  - Retransmissions (a range already compared) need no comparison: a
- *    primary one is released at once (in flow order), a secondary one
- *    dropped.  A segment that partially overlaps the compared range (e.g.
- *    window-limited resends) has only its new part compared.
+ *  - Retransmissions (a range already compared, or held by segments of
+ *    the same side queued before it, e.g. a tail loss probe) need no
+ *    comparison: a primary one is released without comparison in its
+ *    turn (in flow order), a secondary one dropped.  A segment that
+ *    partially overlaps the compared range (e.g. window-limited resends)
+ *    has only its new part compared.
  *  - Pure ACKs (no payload, no SYN/FIN/RST) carry nothing to compare: a
  *    primary one is released at once (behind the flow's queued frames, if
  *    any; it creates no connection entry), a secondary one is dropped.
@@ -78,7 +80,11 @@
  *    primary's first segment was a retransmission (of bytes both guests
  *    sent before their states were made equal) that only the primary's
  *    timer happened to send; the stream offset counts the bytes skipped.
- *  - IP fragments of TCP are compared as datagrams (see UDP).
+ *  - IP fragments of TCP are compared as datagrams (see UDP).  When no
+ *    segment covers the comparison point but both sides' next segments
+ *    start at the same sequence number, the point moves there: neither
+ *    stream holds the bytes in between (both sent them as fragments, or
+ *    malformed); the stream offset counts them.
  *
  * UDP, ICMP, ICMPv6, other IP protocols and IP fragments: per flow, first
  * in first compared (FIFO).  The L4 header and payload are compared

@@ -2,8 +2,8 @@
 /*
  * Unit tests for the COLO proxy comparison engine
  * (net/colo-compare-engine.c): TCP stream comparison (resegmentation,
- * retransmissions, overlap, SYN/FIN/RST, pure ACKs, connections opened
- * and accepted by the guest), FIFO comparison of UDP/ICMP/ARP, IPv6,
+ * retransmissions, overlap, gaps, SYN/FIN/RST, pure ACKs, connections
+ * opened and accepted by the guest), FIFO comparison of UDP/ICMP/ARP, IPv6,
  * VLANs, timeouts, queue and table bounds, malformed frames, checkpoints
  * and failover.  Every test checks the released frames byte for byte and
  * in order, and the divergences reported.
@@ -1044,6 +1044,238 @@ static void test_tcp_resync_retransmission(void)
 }
 
 /*
+ * Stream bytes [off, off + len) of seg()'s flow as two IPv4 fragments:
+ * the first holds the TCP header and @first bytes (20 + @first a
+ * multiple of 8), the second the rest, without L4 header.  @sec: as the
+ * secondary sends them (seg2()'s header fields, another IP id).
+ */
+static void tcp_frags(size_t off, size_t len, size_t first, bool sec,
+                      Frame *f1, Frame *f2)
+{
+    uint16_t ipid = sec ? 0x4242 : 0x1111;
+
+    g_assert((COLO_TCP_HLEN + first) % 8 == 0 && first < len);
+    *f1 = sec ? seg2(off, first, 0) : seg(off, first, 0);
+    put16(f1->b + 14 + 4, ipid);
+    put16(f1->b + 14 + 6, 0x2000);                  /* MF, offset 0 */
+    /* built as IP protocol 0 (no L4 header), then made TCP */
+    *f2 = MK(.ipid = ipid, .poff = off + first, .plen = len - first);
+    f2->b[14 + 9] = COLO_IPPROTO_TCP;
+    put16(f2->b + 14 + 6, (COLO_TCP_HLEN + first) / 8);
+}
+
+/*
+ * Stream bytes that neither side's stream holds (here a segment both
+ * guests sent as IP fragments, compared as datagrams) are skipped once
+ * both sides' next segments start at the same sequence number.
+ */
+static void test_tcp_gap_both(void)
+{
+    Frame p1 = seg(0, 100, 0), s1 = seg2(0, 100, 0);
+    Frame p3 = seg(200, 100, 0), s3 = seg2(200, 100, 0);
+    Frame s3a = seg2(200, 50, 0), s3b = seg2(250, 50, 0);
+    Frame p4 = seg(300, 10, 0), s4 = seg2(300, 10, 0);
+    Frame pf1, pf2, sf1, sf2;
+    ColoCmpStats st;
+
+    tcp_frags(100, 100, 60, false, &pf1, &pf2);
+    tcp_frags(100, 100, 60, true, &sf1, &sf2);
+
+    eng_start();
+    now = 0;
+    in(P, &p1);
+    in(S, &s1);
+    in(P, &pf1);
+    in(P, &pf2);
+    in(S, &sf1);
+    in(S, &sf2);
+    expect_rel(3, &p1, &pf1, &pf2);
+    in(P, &p3);
+    expect_rel(3, &p1, &pf1, &pf2);
+    in(S, &s3);
+    expect_rel(4, &p1, &pf1, &pf2, &p3);
+    st = stats();
+    g_assert_cmpuint(st.queued_frames[P], ==, 0);
+    g_assert_cmpuint(st.queued_frames[S], ==, 0);
+    g_assert_cmpuint(st.released_identical, ==, 4);
+    g_assert_cmpuint(st.secondary_matched, ==, 4);
+    g_assert_cmpint(colo_cmp_engine_expire(eng, MS(3000)), ==, INT64_MAX);
+    expect_ndiv(0);
+    /* the stream offset counts the bytes skipped */
+    s4.b[s4.len - 1] ^= 1;
+    in(S, &s4);
+    in(P, &p4);
+    expect_rel(5, &p1, &pf1, &pf2, &p3, &p4);
+    expect_div(0, COLO_CMP_DIV_PAYLOAD, P, true, 309);
+    eng_stop();
+
+    /* secondary first, segmented differently and out of order */
+    eng_start();
+    in(P, &p1);
+    in(S, &s1);
+    in(S, &s3b);
+    in(S, &s3a);
+    expect_rel(1, &p1);
+    in(P, &p3);
+    expect_rel(2, &p1, &p3);
+    expect_ndiv(0);
+    g_assert_cmpuint(stats().queued_frames[S], ==, 0);
+    eng_stop();
+}
+
+/* A gap only one side has data beyond is waited for, as any other. */
+static void test_tcp_gap_one_side(void)
+{
+    Frame p1 = seg(0, 100, 0), s1 = seg2(0, 100, 0);
+    Frame p3 = seg(200, 100, 0), s3 = seg2(250, 50, 0);
+
+    eng_start();
+    now = 0;
+    in(P, &p1);
+    in(S, &s1);
+    in(P, &p3);
+    colo_cmp_engine_expire(eng, MS(2999));
+    expect_rel(1, &p1);
+    colo_cmp_engine_expire(eng, MS(3000));
+    expect_rel(2, &p1, &p3);
+    expect_div(0, COLO_CMP_DIV_TIMEOUT, P, true, 100);
+    eng_stop();
+
+    /* both sides beyond it, but not from the same sequence number */
+    eng_start();
+    now = 0;
+    in(P, &p1);
+    in(S, &s1);
+    in(P, &p3);
+    in(S, &s3);
+    colo_cmp_engine_expire(eng, MS(2999));
+    expect_rel(1, &p1);
+    colo_cmp_engine_expire(eng, MS(3000));
+    expect_rel(2, &p1, &p3);
+    expect_div(0, COLO_CMP_DIV_TIMEOUT, P, true, 100);
+    eng_stop();
+}
+
+/* Released frames so far must be @p[0] to @p[n - 1], then @last if set */
+static void expect_rel_array(const Frame *p, int n, const Frame *last)
+{
+    int i;
+
+    g_assert_cmpint(released->len, ==, n + !!last);
+    for (i = 0; i <= n; i++) {
+        const Frame *f = i < n ? &p[i] : last;
+        GByteArray *r;
+
+        if (f) {
+            r = g_ptr_array_index(released, i);
+            g_assert_cmpmem(r->data, r->len, f->b, f->len);
+        }
+    }
+}
+
+/*
+ * A retransmission of bytes still queued on its side (here a tail loss
+ * probe: the last segment again, behind N uncompared ones) is decided on
+ * arrival, as its bytes are compared through the first copy: it must not
+ * break the queue's in-order fast path, on which the other side's N
+ * segments are each matched in constant time.
+ */
+static void test_tcp_retransmit_queued(void)
+{
+    enum { N = 2048, LEN = 10 };
+    ColoCmpConfig cfg = { .compare_timeout_ns = MS(3000),
+                          .max_queue_size = N + 1 };
+    Frame *p = g_new(Frame, N + 1), *s = g_new(Frame, N + 1), r;
+    ColoCmpStats st;
+    int i;
+
+    for (i = 0; i < N; i++) {
+        p[i] = seg(i * LEN, LEN, 0);
+        s[i] = seg2(i * LEN, LEN, 0);
+    }
+    p[N] = seg((N - 1) * LEN, LEN, 0);
+    p[N].b[14 + 5] ^= 0xff;         /* make it distinguishable (IP id) */
+    s[N] = seg2((N - 1) * LEN, LEN, 0);
+    s[N].b[14 + 5] ^= 0xff;
+
+    eng_start_cfg(&cfg);
+    for (i = 0; i <= N; i++) {
+        in(P, &p[i]);
+    }
+    expect_rel(0);
+    for (i = 0; i < N; i++) {
+        in(S, &s[i]);
+        g_assert_cmpuint(released->len, ==, i + 1 + (i == N - 1));
+    }
+    expect_rel_array(p, N + 1, NULL);
+    expect_ndiv(0);
+    st = stats();
+    g_assert_cmpuint(st.released_identical, ==, N);
+    g_assert_cmpuint(st.released_uncompared, ==, 1);
+    g_assert_cmpuint(st.secondary_matched, ==, N);
+    g_assert_cmpuint(st.queued_frames[P], ==, 0);
+    eng_stop();
+
+    /*
+     * The retransmission never joined the list of segments waiting for
+     * a comparison (where it would have stopped the list being in
+     * order): it was decided on arrival, as a checkpoint's counters
+     * show.  It is still released in its turn.
+     */
+    eng_start_cfg(&cfg);
+    for (i = 0; i <= N; i++) {
+        in(P, &p[i]);
+    }
+    colo_cmp_engine_checkpoint(eng);
+    expect_rel_array(p, N + 1, NULL);
+    st = stats();
+    g_assert_cmpuint(st.released_checkpoint, ==, N);
+    g_assert_cmpuint(st.released_uncompared, ==, 1);
+    eng_stop();
+
+    /* the same from compared bytes into queued ones */
+    eng_start_cfg(&cfg);
+    for (i = 0; i < N; i++) {
+        in(P, &p[i]);
+    }
+    for (i = 0; i < N / 2; i++) {
+        in(S, &s[i]);
+    }
+    r = seg((N / 2 - 1) * LEN, 2 * LEN, 0);
+    in(P, &r);
+    colo_cmp_engine_checkpoint(eng);
+    expect_rel_array(p, N, &r);
+    st = stats();
+    g_assert_cmpuint(st.released_identical, ==, N / 2);
+    g_assert_cmpuint(st.released_checkpoint, ==, N / 2);
+    g_assert_cmpuint(st.released_uncompared, ==, 1);
+    eng_stop();
+
+    /* the same on the secondary side: dropped, never queued */
+    cfg.max_queue_size = N;
+    eng_start_cfg(&cfg);
+    for (i = 0; i <= N; i++) {
+        in(S, &s[i]);
+    }
+    st = stats();
+    g_assert_cmpuint(st.queued_frames[S], ==, N);
+    g_assert_cmpuint(st.secondary_uncompared, ==, 1);
+    for (i = 0; i < N; i++) {
+        in(P, &p[i]);
+        g_assert_cmpuint(released->len, ==, i + 1);
+    }
+    expect_ndiv(0);
+    st = stats();
+    g_assert_cmpuint(st.released_identical, ==, N);
+    g_assert_cmpuint(st.secondary_matched, ==, N);
+    g_assert_cmpuint(st.queued_frames[S], ==, 0);
+    eng_stop();
+
+    g_free(p);
+    g_free(s);
+}
+
+/*
  * FIFO protocols
  */
 
@@ -1766,6 +1998,11 @@ int main(int argc, char **argv)
     g_test_add_func("/colo-compare-engine/tcp/gso", test_tcp_gso);
     g_test_add_func("/colo-compare-engine/tcp/resync-retransmission",
                     test_tcp_resync_retransmission);
+    g_test_add_func("/colo-compare-engine/tcp/gap-both", test_tcp_gap_both);
+    g_test_add_func("/colo-compare-engine/tcp/gap-one-side",
+                    test_tcp_gap_one_side);
+    g_test_add_func("/colo-compare-engine/tcp/retransmit-queued",
+                    test_tcp_retransmit_queued);
     g_test_add_func("/colo-compare-engine/udp/fifo", test_udp_fifo);
     g_test_add_func("/colo-compare-engine/udp/diff", test_udp_diff);
     g_test_add_func("/colo-compare-engine/fragments", test_fragments);
