@@ -462,15 +462,17 @@ static void park_add(ColoRewriter *rw, const uint8_t *frame, size_t len,
     p->len = len;
     memcpy(p->frame, frame, len);
     /*
-     * A guest SYN already claimed the flow, whose frames wait for the
-     * release: park_claim() will not run for this one, so it goes right
-     * behind them, the same way (rewritten, unless a checkpoint came in
-     * between).
+     * The flow's frames are releasable already, waiting for the release:
+     * claimed by a guest SYN (park_claim() will not run for this one), or
+     * let go by a checkpoint, failover or expiry.  This one goes right
+     * behind them, the same way (rewritten or not).
      */
     QTAILQ_FOREACH_REVERSE(q, &rw->parked, next) {
-        if (q->claimed && colo_flow_key_equal(&q->ck, &p->ck)) {
-            p->claimed = true;
-            park_ready(rw, p, q->process);
+        if (colo_flow_key_equal(&q->ck, &p->ck)) {
+            if (q->ready) {
+                p->claimed = q->claimed;
+                park_ready(rw, p, q->process);
+            }
             break;
         }
     }

@@ -752,6 +752,22 @@ static void test_park_failover(void)
     g_assert_cmpuint(counters(&ctx).offsets_learned, ==, 1);
     g_assert_cmpuint(counters(&ctx).unmatched_syn_acks, ==, 0);
     ctx_free(&ctx);
+
+    /*
+     * A frame of a flow whose parked SYN-ACK the failover let go, before
+     * the release: it goes right behind, unchanged too.
+     */
+    ctx_init_park(&ctx, 1024, SEC(3600), SEC(120), SEC(60), 64, SEC(1));
+    s = p2g(80, 51234, P, Ip + 1, F_SYN | F_ACK, 0);
+    xfer(&ctx, TO, &s, PARK, NULL);
+    w[0] = s;
+    g_assert_cmpuint(colo_rewriter_failover(ctx.rw), ==, 0);
+    s = p2g(80, 51234, P + 1, Ip + 1, F_ACK | F_PSH, 20);
+    xfer(&ctx, TO, &s, PARK, NULL);
+    w[1] = s;
+    expect_released(&ctx, 2, w);
+    g_assert_cmpuint(counters(&ctx).parked, ==, 0);
+    ctx_free(&ctx);
 }
 
 /* A parked SYN-ACK nobody claims goes out unchanged after the timeout */
