@@ -8,13 +8,32 @@
  * pairing and rewriting are reached often) and optionally damaged.
  * Frames go towards or from the guest.
  *
+ * The configuration byte: bits 0-3 bound the connections, bit 4 turns
+ * off the idle timeout, bit 5 the closed linger, bit 6 the event
+ * callback; bit 7 turns on the parking of SYN-ACKs, and then a second
+ * byte follows: bits 0-3 are park_max - 1, bits 4-5 pick the park
+ * timeout, bit 6 releases the parked frames after every operation and
+ * bit 7 makes the release callback call back into the rewriter (expiry
+ * and a nested release).  Bit 3 of an operation releases the parked
+ * frames after it.
+ *
  * Invariants checked (abort on violation):
  * - the rewriter's internal consistency and its bound, after every step;
  * - a frame that is not rewritten is not touched;
  * - a rewritten frame keeps its length, only its TCP header changes, and
  *   if its checksums were valid they still are;
  * - patching a copy of only the headers (what filter-rewriter does) gives
- *   the same bytes (and ASan sees any access past the copy).
+ *   the same bytes (and ASan sees any access past the copy);
+ * - only frames towards the guest are parked, only when parking is on,
+ *   each with a PARKED event, and never more than park_max;
+ * - a release hands back exactly the releasable frames, each one that
+ *   was parked: same length and layout, changed at most in the fields
+ *   the to-guest path rewrites (destination port, acknowledgement
+ *   number, checksum, options), with valid checksums if they were;
+ * - a checkpoint or a failover makes every parked frame releasable, and
+ *   once failed over no parked frame waits: no new SYN-ACK is parked,
+ *   and a later frame of a flow goes with the frames parked before it;
+ * - a checkpoint and a release at the end leave nothing parked.
  */
 
 #include "qemu/osdep.h"
@@ -24,11 +43,37 @@
 
 #define MAX_FRAME 600
 #define NS_PER_S 1000000000LL
+#define PARK_MAX 16             /* the largest park_max the input picks */
 
 typedef struct Input {
     const uint8_t *p;
     size_t left;
 } Input;
+
+/* A frame the rewriter parked, as it was handed over */
+typedef struct Parked {
+    uint8_t *frame;
+    size_t len;
+    size_t vnet;
+    size_t l4_off;
+    size_t payload_off;
+    bool valid;                 /* its checksums were valid */
+} Parked;
+
+typedef struct Fuzz {
+    ColoRewriter *rw;
+    int64_t now;                /* for releases */
+    bool park;                  /* parking is on */
+    bool events;                /* the event callback is set */
+    bool reenter;               /* the release callback calls back */
+    unsigned depth;             /* of nested releases */
+    unsigned n_events;
+    unsigned n_parked_events;
+    unsigned n_park_results;
+    unsigned n_released;
+    unsigned n_parked;
+    Parked parked[PARK_MAX];    /* oldest first */
+} Fuzz;
 
 static uint8_t next(Input *in)
 {
@@ -42,6 +87,10 @@ static uint8_t next(Input *in)
 static const uint16_t ports[16] = {
     80, 443, 1000, 1001, 22, 40000, 40001, 40002,
     50000, 50001, 50002, 65535, 0, 1, 7000, 7001,
+};
+
+static const int64_t park_timeouts[4] = {
+    0, NS_PER_S / 2, NS_PER_S, 5 * NS_PER_S,
 };
 
 static const uint32_t seqs[16] = {
@@ -199,11 +248,12 @@ static size_t build(Input *in, uint8_t *b, size_t *vnet, bool *to_guest,
 
 static void on_event(const ColoRewriteEvent *ev, void *opaque)
 {
-    unsigned *n = opaque;
+    Fuzz *f = opaque;
     char buf[COLO_FLOW_KEY_STRLEN];
 
-    (*n)++;
-    assert(ev->kind <= COLO_RW_EV_MALFORMED);
+    f->n_events++;
+    assert(ev->kind <= COLO_RW_EV_MALFORMED ||
+           (f->park && ev->kind == COLO_RW_EV_PARKED));
     if (ev->kind == COLO_RW_EV_MALFORMED) {
         assert(!ev->key && ev->error != COLO_PKT_OK);
         return;
@@ -213,6 +263,10 @@ static void on_event(const ColoRewriteEvent *ev, void *opaque)
     if (ev->kind == COLO_RW_EV_REMOVED) {
         assert(ev->reason < COLO_RW_RM__MAX);
         assert(strcmp(colo_rewrite_reason_name(ev->reason), "invalid"));
+    }
+    if (ev->kind == COLO_RW_EV_PARKED) {
+        assert(ev->dir == COLO_RW_TO_GUEST);
+        f->n_parked_events++;
     }
 }
 
@@ -229,19 +283,144 @@ static bool csum_ok(const uint8_t *b, size_t len, size_t vnet)
            (pkt.l3 != COLO_L3_IPV4 || colo_ipv4_csum_verify(&pkt));
 }
 
-static void run_frame(ColoRewriter *rw, uint8_t *frame, size_t len,
-                      size_t vnet, bool to_guest, int64_t now)
+/*
+ * Could @frame be the release of the parked @p: same length and layout,
+ * changed at most where the to-guest path rewrites?
+ */
+static bool parked_like(const Parked *p, const uint8_t *frame, size_t len,
+                        size_t vnet)
 {
+    size_t l4 = p->l4_off, i;
+
+    if (len != p->len || vnet != p->vnet) {
+        return false;
+    }
+    for (i = 0; i < len; i++) {
+        bool rewritable = (i >= l4 + 2 && i < l4 + 4) ||     /* dport */
+                          (i >= l4 + 8 && i < l4 + 12) ||    /* ack */
+                          (i >= l4 + 16 && i < l4 + 18) ||   /* csum */
+                          (i >= l4 + COLO_TCP_HLEN &&
+                           i < p->payload_off);              /* options */
+
+        if (!rewritable && frame[i] != p->frame[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void release(Fuzz *f);
+
+static void on_release(const uint8_t *frame, size_t len, size_t vnet_hdr_len,
+                       void *opaque)
+{
+    Fuzz *f = opaque;
+    bool valid = csum_ok(frame, len, vnet_hdr_len);
+    unsigned i, best = 0, rank = 3;
+    ColoPacket pkt;
+
+    f->n_released++;
+    assert(len <= MAX_FRAME);
+    assert(vnet_hdr_len == 0 || vnet_hdr_len == 10 || vnet_hdr_len == 12);
+    /*
+     * Parked frames that differ only in the rewritten fields cannot be
+     * told apart here: take the same bytes first, else one whose
+     * checksums were as valid, so that the checks hold for the frame
+     * that really went in.
+     */
+    for (i = 0; i < f->n_parked; i++) {
+        const Parked *p = &f->parked[i];
+        unsigned r;
+
+        if (!parked_like(p, frame, len, vnet_hdr_len)) {
+            continue;
+        }
+        r = !memcmp(p->frame, frame, len) ? 0 : p->valid == valid ? 1 : 2;
+        if (r < rank) {
+            rank = r;
+            best = i;
+        }
+    }
+    assert(rank < 3);
+    /* not valid, though every candidate was */
+    assert(valid || rank < 2);
+    assert(colo_packet_parse(&pkt, frame, len, vnet_hdr_len) ==
+           COLO_PKT_OK);
+    assert(pkt.l4 == COLO_L4_TCP && pkt.l4_off == f->parked[best].l4_off &&
+           pkt.payload_off == f->parked[best].payload_off);
+    g_free(f->parked[best].frame);
+    f->n_parked--;
+    memmove(&f->parked[best], &f->parked[best + 1],
+            (f->n_parked - best) * sizeof(f->parked[0]));
+
+    if (f->reenter && f->depth == 1) {
+        /* allowed: the callback may call back into the rewriter */
+        colo_rewriter_expire(f->rw, f->now);
+        assert(colo_rewriter_check(f->rw));
+        release(f);
+    }
+}
+
+/* Release what is releasable; it all comes back, and only that */
+static void release(Fuzz *f)
+{
+    uint32_t parked = colo_rewriter_parked(f->rw);
+    uint32_t ready = colo_rewriter_releasable(f->rw);
+    unsigned before = f->n_released;
+
+    assert(ready <= parked);
+    f->depth++;
+    assert(colo_rewriter_release(f->rw, f->now, on_release, f) == ready);
+    f->depth--;
+    assert(f->n_released - before >= ready);
+    assert(colo_rewriter_parked(f->rw) == parked - (f->n_released - before));
+    assert(colo_rewriter_releasable(f->rw) <= colo_rewriter_parked(f->rw));
+    if (!f->depth) {
+        assert(f->n_parked == colo_rewriter_parked(f->rw));
+    }
+}
+
+static void run_frame(Fuzz *f, uint8_t *frame, size_t len, size_t vnet,
+                      bool to_guest, int64_t now)
+{
+    ColoRewriter *rw = f->rw;
     ColoRewriteDir dir = to_guest ? COLO_RW_TO_GUEST : COLO_RW_FROM_GUEST;
     uint8_t *orig = g_memdup2(frame, len);
     bool valid = csum_ok(frame, len, vnet);
+    uint32_t parked = colo_rewriter_parked(rw);
+    uint32_t ready = colo_rewriter_releasable(rw);
+    unsigned parked_events = f->n_parked_events;
     ColoRewritePatch patch;
     ColoRewriteResult res;
     size_t ext, i;
 
     res = colo_rewriter_handle(rw, dir, frame, len, vnet, now, &patch);
+    assert(colo_rewriter_releasable(rw) >= ready);
+    if (res == COLO_RW_PARK) {
+        /* consumed: the rewriter keeps a copy for colo_rewriter_release() */
+        assert(f->park && dir == COLO_RW_TO_GUEST);
+        assert(patch.pkt.l4 == COLO_L4_TCP);
+        assert(memcmp(frame, orig, len) == 0);
+        assert(colo_rewriter_parked(rw) == parked + 1);
+        assert(f->n_parked_events == parked_events + f->events);
+        assert(f->n_parked < PARK_MAX);
+        f->parked[f->n_parked++] = (Parked) {
+            .frame = orig,
+            .len = len,
+            .vnet = vnet,
+            .l4_off = patch.pkt.l4_off,
+            .payload_off = patch.pkt.payload_off,
+            .valid = valid,
+        };
+        f->n_park_results++;
+        orig = NULL;
+    } else {
+        assert(colo_rewriter_parked(rw) == parked);
+        assert(f->n_parked_events == parked_events);
+    }
     if (res != COLO_RW_REWRITTEN) {
         assert(patch.n_ops == 0);
+        assert(!orig || memcmp(frame, orig, len) == 0);
         g_free(orig);
         return;
     }
@@ -274,21 +453,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     Input in = { .p = data, .left = size };
     uint8_t c0 = next(&in);
-    unsigned n_events = 0;
+    uint8_t c1 = (c0 & 0x80) ? next(&in) : 0;
+    Fuzz f = {
+        .park = c0 & 0x80,
+        .events = !(c0 & 0x40),
+        .reenter = c1 & 0x80,
+    };
     ColoRewriterConfig cfg = {
         .max_connections = 1 + (c0 & 15),
         .idle_timeout_ns = (c0 & 0x10) ? 0 : 30 * NS_PER_S,
         .handshake_timeout_ns = 10 * NS_PER_S,
         .closed_linger_ns = (c0 & 0x20) ? 0 : 5 * NS_PER_S,
         .hash_seed = c0,
+        .park_max = (c0 & 0x80) ? 1 + (c1 & 15) : 0,
+        .park_timeout_ns = park_timeouts[(c1 >> 4) & 3],
         .event = (c0 & 0x40) ? NULL : on_event,
-        .opaque = &n_events,
+        .opaque = &f,
     };
     ColoRewriter *rw = colo_rewriter_new(&cfg);
     int64_t now = 0;
     uint8_t frame[MAX_FRAME];
     unsigned steps = 0;
 
+    f.rw = rw;
     while (in.left && steps++ < 4096) {
         uint8_t op = next(&in);
         ColoRewriteCounters c;
@@ -298,10 +485,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         switch (op & 7) {
         case 0:
             colo_rewriter_checkpoint(rw);
+            assert(colo_rewriter_releasable(rw) == colo_rewriter_parked(rw));
             break;
         case 1:
             if (op & 0x80) {
                 colo_rewriter_failover(rw);
+                assert(colo_rewriter_releasable(rw) ==
+                       colo_rewriter_parked(rw));
             } else {
                 now += NS_PER_S / 10;
             }
@@ -315,17 +505,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memcpy(frame, in.p, len);
             in.p += len;
             in.left -= len;
-            run_frame(rw, frame, len, (op & 0x40) ? 12 : 0, op & 0x80, now);
+            run_frame(&f, frame, len, (op & 0x40) ? 12 : 0, op & 0x80, now);
             break;
         default:
             len = build(&in, frame, &vnet, &to_guest, &damaged);
-            run_frame(rw, frame, len, vnet, to_guest, now);
+            run_frame(&f, frame, len, vnet, to_guest, now);
             break;
         }
         now += 1000;
+        if ((op & 0x08) || (c1 & 0x40)) {
+            f.now = now;
+            release(&f);
+        }
         colo_rewriter_counters(rw, &c);
         assert(c.connections <= cfg.max_connections);
         assert(c.pending <= c.connections);
+        assert(c.parked == colo_rewriter_parked(rw) && c.parked == f.n_parked);
+        assert(c.parked <= cfg.park_max);
+        assert(c.parked_syn_acks <= f.n_park_results);
+        assert(colo_rewriter_releasable(rw) <= c.parked);
+        assert(!c.failed_over || colo_rewriter_releasable(rw) == c.parked);
+        assert(colo_rewriter_check(rw));
+    }
+    if (f.park) {
+        colo_rewriter_checkpoint(rw);
+        f.now = now;
+        release(&f);
+        assert(colo_rewriter_parked(rw) == 0 && f.n_parked == 0);
         assert(colo_rewriter_check(rw));
     }
     colo_rewriter_free(rw);

@@ -10,7 +10,9 @@
 #   python3 tests/fuzz/colo/gen-rewrite-corpus.py [OUTDIR]
 #
 # OUTDIR defaults to tests/fuzz/colo/corpus/rewrite next to this script.
-# Existing *.bin files there are replaced.  Python 3 standard library only.
+# Existing *.bin files there are replaced, except park-*.bin: inputs kept
+# from fuzzing runs that reach the SYN-ACK parking (which these scripts
+# leave off).  Python 3 standard library only.
 
 import os
 import sys
@@ -98,7 +100,7 @@ def main():
         os.path.join(here, 'corpus', 'rewrite')
     os.makedirs(out, exist_ok=True)
     for f in os.listdir(out):
-        if f.endswith('.bin'):
+        if f.endswith('.bin') and not f.startswith('park-'):
             os.unlink(os.path.join(out, f))
 
     seeds = {
