@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
@@ -17,6 +18,37 @@
 char *rig_path(Rig *r, const char *name)
 {
     return g_strdup_printf("%s/%s.sock", r->dir, name);
+}
+
+/* A UDP socket on 127.0.0.1, at the port returned in *@port */
+int bind_udp(uint16_t *port)
+{
+    struct sockaddr_in addr = {
+        .sin_family = AF_INET,
+        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    };
+    socklen_t alen = sizeof(addr);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&addr, &alen), ==, 0);
+    *port = ntohs(addr.sin_port);
+    return fd;
+}
+
+/* The next datagram on @fd is one record (no vnet length) of @frame. */
+void expect_udp_record(int fd, GByteArray *frame)
+{
+    uint8_t dgram[4096];
+    ssize_t n;
+
+    g_assert_cmpuint(frame->len, <=, sizeof(dgram) - 4);
+    g_assert_true(wait_fd(fd, POLLIN, TIMEOUT_MS));
+    n = recv(fd, dgram, sizeof(dgram), 0);
+    g_assert_cmpint(n, ==, 4 + frame->len);
+    g_assert_cmpuint(ldl_be_p(dgram), ==, frame->len);
+    g_assert(memcmp(dgram + 4, frame->data, frame->len) == 0);
 }
 
 int listen_unix(const char *path)

@@ -14,6 +14,10 @@
 
 int listen_unix(const char *path);
 
+int bind_udp(uint16_t *port);
+
+void expect_udp_record(int fd, GByteArray *frame);
+
 bool wait_fd(int fd, short events, int timeout_ms);
 
 int accept_timeout(int lfd);

@@ -22,7 +22,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <netinet/in.h>
 #ifdef CONFIG_LINUX
 #include <sys/ioctl.h>
 #include <net/if.h>
@@ -124,38 +123,22 @@ static void test_mirror_direction(const void *opaque)
  */
 static void test_mirror_udp_outdev(void)
 {
-    struct sockaddr_in addr = {
-        .sin_family = AF_INET,
-        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-    };
-    socklen_t alen = sizeof(addr);
     g_autoptr(GByteArray) f = make_frame(342, 7);
     g_autoptr(GByteArray) got = NULL;
-    uint8_t dgram[2048];
-    ssize_t n;
+    uint16_t port;
     Rig r;
-    int u;
-
-    u = socket(AF_INET, SOCK_DGRAM, 0);
-    g_assert_cmpint(u, >=, 0);
-    g_assert_cmpint(bind(u, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    g_assert_cmpint(getsockname(u, (struct sockaddr *)&addr, &alen), ==, 0);
+    int u = bind_udp(&port);
 
     rig_init(&r);
     rig_start(&r, NULL,
               "-chardev udp,id=mout,host=127.0.0.1,port=%d,"
               "localaddr=127.0.0.1,localport=0 "
               "-object filter-mirror,id=m0,netdev=fnet,queue=rx,outdev=mout",
-              ntohs(addr.sin_port));
+              port);
     net_send(r.hnet, f->data, f->len);
     got = net_recv(r.fnet);
     assert_same(got, f);
-
-    g_assert_true(wait_fd(u, POLLIN, TIMEOUT_MS));
-    n = recv(u, dgram, sizeof(dgram), 0);
-    g_assert_cmpint(n, ==, 4 + f->len);
-    g_assert_cmpuint(ldl_be_p(dgram), ==, f->len);
-    g_assert(memcmp(dgram + 4, f->data, f->len) == 0);
+    expect_udp_record(u, f);
     g_assert_cmpuint(stat_get(r.qts, "m0", "frames-out"), ==, 1);
     g_assert_cmpuint(stat_get(r.qts, "m0", "drops-disconnected"), ==, 0);
 
