@@ -608,6 +608,26 @@ static void test_park_syn_ack_first(void)
  * After a checkpoint the claimed frames go out unchanged, and so does a
  * frame parked behind them.
  */
+/*
+ * Start a rewriter that parks, and park the primary's SYN-ACK from peer
+ * port 80 to 51234 (seq @P, acking @Ip + 1), with a timestamp if @ts.
+ * Returns it; *@claimed is it as the guest gets it once its SYN from
+ * port 40000 (ISN @Is) claimed it.
+ */
+static Seg park_syn_ack(Ctx *ctx, uint32_t P, uint32_t Ip, uint32_t Is,
+                        bool ts, Seg *claimed)
+{
+    Seg s = p2g(80, 51234, P, Ip + 1, F_SYN | F_ACK, 0);
+
+    ctx_init_park(ctx, 1024, SEC(3600), SEC(120), SEC(60), 64, SEC(1));
+    s.ts = ts;
+    xfer(ctx, TO, &s, PARK, NULL);
+    *claimed = s;
+    claimed->dport = 40000;
+    claimed->ack = Is + 1;
+    return s;
+}
+
 static void test_park_claimed_flow(void)
 {
     Ctx ctx;
@@ -615,13 +635,7 @@ static void test_park_claimed_flow(void)
     ColoRewriteCounters c;
     const uint32_t P = 777, Ip = 0x80000000, Is = 0x7fff0000;
 
-    ctx_init_park(&ctx, 1024, SEC(3600), SEC(120), SEC(60), 64, SEC(1));
-    s = p2g(80, 51234, P, Ip + 1, F_SYN | F_ACK, 0);
-    s.ts = true;
-    xfer(&ctx, TO, &s, PARK, NULL);
-    w[0] = s;
-    w[0].dport = 40000;
-    w[0].ack = Is + 1;
+    park_syn_ack(&ctx, P, Ip, Is, true, &w[0]);
     w[0].tsecr_set = true;
     w[0].tsecr = 0x01020304;
     /* another flow to the same destination, never claimed */
@@ -703,12 +717,7 @@ static void test_park_failover(void)
     ColoRewriteCounters c;
     const uint32_t P = 777, Ip = 0x80000000, Is = 0x7fff0000;
 
-    ctx_init_park(&ctx, 1024, SEC(3600), SEC(120), SEC(60), 64, SEC(1));
-    s = p2g(80, 51234, P, Ip + 1, F_SYN | F_ACK, 0);
-    xfer(&ctx, TO, &s, PARK, NULL);
-    w[0] = s;
-    w[0].dport = 40000;
-    w[0].ack = Is + 1;
+    park_syn_ack(&ctx, P, Ip, Is, false, &w[0]);
     s = p2g(80, 51235, 2, 2001, F_SYN | F_ACK, 0);
     s.src = PEER2;
     xfer(&ctx, TO, &s, PARK, NULL);
@@ -738,12 +747,7 @@ static void test_park_failover(void)
     ctx_free(&ctx);
 
     /* a checkpoint event after the failover changes nothing */
-    ctx_init_park(&ctx, 1024, SEC(3600), SEC(120), SEC(60), 64, SEC(1));
-    s = p2g(80, 51234, P, Ip + 1, F_SYN | F_ACK, 0);
-    xfer(&ctx, TO, &s, PARK, NULL);
-    w[0] = s;
-    w[0].dport = 40000;
-    w[0].ack = Is + 1;
+    park_syn_ack(&ctx, P, Ip, Is, false, &w[0]);
     s = g2p(40000, 80, Is, 0, F_SYN, 0);
     xfer(&ctx, FROM, &s, UNCHANGED, NULL);
     g_assert_cmpuint(colo_rewriter_failover(ctx.rw), ==, 0);
@@ -757,10 +761,7 @@ static void test_park_failover(void)
      * A frame of a flow whose parked SYN-ACK the failover let go, before
      * the release: it goes right behind, unchanged too.
      */
-    ctx_init_park(&ctx, 1024, SEC(3600), SEC(120), SEC(60), 64, SEC(1));
-    s = p2g(80, 51234, P, Ip + 1, F_SYN | F_ACK, 0);
-    xfer(&ctx, TO, &s, PARK, NULL);
-    w[0] = s;
+    w[0] = park_syn_ack(&ctx, P, Ip, Is, false, &w[1]);
     g_assert_cmpuint(colo_rewriter_failover(ctx.rw), ==, 0);
     s = p2g(80, 51234, P + 1, Ip + 1, F_ACK | F_PSH, 20);
     xfer(&ctx, TO, &s, PARK, NULL);
