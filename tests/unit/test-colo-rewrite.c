@@ -525,6 +525,23 @@ static void expect_released(Ctx *ctx, unsigned n, const Seg *want)
  * secondary guest's SYN: parked, paired when the SYN comes, then
  * released rewritten.
  */
+/*
+ * Once the primary's SYN-ACK from peer port 80 to 51234, parked, was
+ * claimed by the guest's SYN from port 40000: the guest's ACK completes
+ * the handshake and data flows both ways, all of it rewritten, the
+ * peer's next byte being @pseq.
+ */
+static void claimed_flow_runs(Ctx *ctx, uint32_t P, uint32_t Ip,
+                              uint32_t Is, uint32_t pseq)
+{
+    Seg s = g2p(40000, 80, Is + 1, P + 1, F_ACK, 0), w = s;
+
+    w.sport = 51234;
+    w.seq = Ip + 1;
+    xfer(ctx, FROM, &s, REWRITTEN, &w);
+    exchange(ctx, 40000, 51234, 80, pseq, Ip, Is, 300);
+}
+
 static void test_park_syn_ack_first(void)
 {
     Ctx ctx;
@@ -592,12 +609,7 @@ static void test_park_syn_ack_first(void)
     g_assert_cmphex(info.offset, ==, Ip - Is);
 
     /* the handshake completes and data flows rewritten both ways */
-    s = g2p(40000, 80, Is + 1, P + 1, F_ACK, 0);
-    w[0] = s;
-    w[0].sport = 51234;
-    w[0].seq = Ip + 1;
-    xfer(&ctx, FROM, &s, REWRITTEN, &w[0]);
-    exchange(&ctx, 40000, 51234, 80, P + 51, Ip, Is, 300);
+    claimed_flow_runs(&ctx, P, Ip, Is, P + 51);
     ctx_free(&ctx);
 }
 
@@ -738,12 +750,7 @@ static void test_park_failover(void)
     g_assert_cmpuint(info.primary_port, ==, 51234);
     g_assert_cmphex(info.offset, ==, Ip - Is);
     /* the handshake completes and data flows rewritten both ways */
-    s = g2p(40000, 80, Is + 1, P + 1, F_ACK, 0);
-    w[0] = s;
-    w[0].sport = 51234;
-    w[0].seq = Ip + 1;
-    xfer(&ctx, FROM, &s, REWRITTEN, &w[0]);
-    exchange(&ctx, 40000, 51234, 80, P + 1, Ip, Is, 300);
+    claimed_flow_runs(&ctx, P, Ip, Is, P + 1);
     ctx_free(&ctx);
 
     /* a checkpoint event after the failover changes nothing */
